@@ -1,7 +1,32 @@
-"""liquidtime: Liquid Time-Constant networks and their relatives as Keras 3 layers."""
+"""liquidtime: Liquid Time-Constant networks and their relatives as Keras 3 layers.
+
+Importing liquidtime selects the JAX backend when ``KERAS_BACKEND`` is not set
+and JAX is installed (see :mod:`liquidtime._backend`); set ``KERAS_BACKEND`` to
+``tensorflow`` or ``torch`` before importing to use another backend.
+"""
 
 from liquidtime._backend import select_default_backend
 
 select_default_backend()
 
+from liquidtime import activations, cells, layers, solvers  # noqa: E402
+from liquidtime.activations import lecun_tanh  # noqa: E402
+from liquidtime.cells import BaseCell, CfCCell, ContinuousTimeCell, LTCCell  # noqa: E402
+from liquidtime.layers import CfC, ContinuousTimeRNN, LTC  # noqa: E402
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "BaseCell",
+    "CfC",
+    "CfCCell",
+    "ContinuousTimeCell",
+    "ContinuousTimeRNN",
+    "LTC",
+    "LTCCell",
+    "activations",
+    "cells",
+    "layers",
+    "lecun_tanh",
+    "solvers",
+]

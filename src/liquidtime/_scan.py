@@ -1,0 +1,90 @@
+"""A scan over the leading axis, per backend. The one place with framework-specific code.
+
+``keras.ops.scan`` would do, except that its TensorFlow version requires the
+per-step outputs to have the structure of the carry (so it stores the whole
+carry at every step), and its PyTorch version stacks zero placeholders when the
+step returns no output. This module keeps the ``jax.lax.scan`` contract
+everywhere: ``step(carry, x) -> (carry, y)``, with ``y`` a pytree or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+
+def scan(step: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, unroll: int | bool = 1):
+    """Applies ``step`` along the leading axis of ``xs``.
+
+    Args:
+        step: ``(carry, x_t) -> (carry, y_t)``; ``y_t`` may be None.
+        init: Initial carry (a pytree of tensors).
+        xs: A pytree of tensors with a common leading (time) axis.
+        unroll: Loop unrolling factor (JAX and TensorFlow), or True for full.
+
+    Returns:
+        ``(final_carry, ys)`` with ``ys`` stacked along a new leading axis, or None.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.lax.scan(step, init, xs, unroll=unroll)
+    if backend == "tensorflow":
+        return _tensorflow_scan(step, init, xs, unroll)
+    return _python_scan(step, init, xs)
+
+
+def _python_scan(step, init, xs):
+    flat_xs = keras.tree.flatten(xs)
+    length = flat_xs[0].shape[0]
+    carry, ys = init, []
+    for t in range(length):
+        carry, y = step(carry, keras.tree.pack_sequence_as(xs, [x[t] for x in flat_xs]))
+        ys.append(y)
+    if ys[0] is None:
+        return carry, None
+    return carry, keras.tree.map_structure(lambda *y: keras.ops.stack(y), *ys)
+
+
+def _tensorflow_scan(step, init, xs, unroll):
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return _python_scan(step, init, xs)
+    flat_xs = [tf.convert_to_tensor(x) for x in keras.tree.flatten(xs)]
+    length = tf.shape(flat_xs[0])[0]
+    static_length = flat_xs[0].shape[0]
+    inputs = [
+        tf.TensorArray(x.dtype, size=length, element_shape=x.shape[1:]).unstack(x) for x in flat_xs
+    ]
+    first_x = keras.tree.pack_sequence_as(xs, [x[0] for x in flat_xs])
+    # Trace the step once to learn the structure of y; graph pruning drops these ops.
+    first_y = step(init, first_x)[1]
+    y_spec = (
+        None
+        if first_y is None
+        else tf.nest.map_structure(lambda y: tf.TensorSpec(y.shape, y.dtype), first_y)
+    )
+    flat_spec = [] if y_spec is None else tf.nest.flatten(y_spec)
+    outputs = [
+        tf.TensorArray(spec.dtype, size=length, element_shape=spec.shape) for spec in flat_spec
+    ]
+
+    def body(t, carry, outputs):
+        x_t = keras.tree.pack_sequence_as(xs, [array.read(t) for array in inputs])
+        carry, y = step(carry, x_t)
+        if y is not None:
+            outputs = [array.write(t, v) for array, v in zip(outputs, tf.nest.flatten(y))]
+        return t + 1, carry, outputs
+
+    parallel = static_length if unroll is True and static_length else int(unroll) or 1
+    _, carry, outputs = tf.while_loop(
+        lambda t, *_: t < length, body, (0, init, outputs), parallel_iterations=parallel
+    )
+    if y_spec is None:
+        return carry, None
+    stacked = [array.stack() for array in outputs]
+    return carry, tf.nest.pack_sequence_as(y_spec, stacked)

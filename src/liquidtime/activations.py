@@ -1,0 +1,57 @@
+"""Activations used by liquidtime's cells, registered for Keras serialization."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="liquidtime")
+def lecun_tanh(x: Any) -> Any:
+    """LeCun's scaled tanh, ``1.7159 * tanh(0.666 * x)`` (LeCun et al., "Efficient BackProp", 1998).
+
+    The CfC paper's default backbone activation: it keeps unit variance for
+    unit-variance inputs.
+
+    Args:
+        x: Input tensor.
+
+    Returns:
+        Tensor of the same shape.
+    """
+    return 1.7159 * ops.tanh(0.666 * x)
+
+
+_LIQUIDTIME_ACTIVATIONS = {"lecun_tanh": lecun_tanh}
+
+
+def get_activation(identifier: str | Callable | dict | None) -> Callable:
+    """Like ``keras.activations.get``, and also knows ``"lecun_tanh"``.
+
+    Args:
+        identifier: A name, a callable, or a serialized activation.
+
+    Returns:
+        The activation function.
+
+    Raises:
+        ValueError: If the identifier names no known activation.
+    """
+    if isinstance(identifier, str) and identifier in _LIQUIDTIME_ACTIVATIONS:
+        return _LIQUIDTIME_ACTIVATIONS[identifier]
+    try:
+        return keras.activations.get(identifier)
+    except ValueError as error:
+        raise ValueError(
+            "Received an invalid value for argument `activation`, expected a Keras "
+            f"activation name, 'lecun_tanh' or a callable, got {identifier!r}."
+        ) from error
+
+
+def serialize_activation(activation: Callable) -> Any:
+    """Serializes an activation so that :func:`get_activation` restores it."""
+    if activation is lecun_tanh:
+        return "lecun_tanh"
+    return keras.activations.serialize(activation)

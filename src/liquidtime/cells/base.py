@@ -1,0 +1,197 @@
+"""Base classes of liquidtime's recurrent cells.
+
+A cell computes one step; the sequence layers own the loop. To let the layers
+hoist work out of the loop, every cell splits its step in two:
+
+* :meth:`BaseCell.project_inputs` does the work that depends only on the inputs
+  (for example ``I gamma + mu``). It accepts any leading shape, so a sequence layer
+  calls it once on the whole ``(batch, time, features)`` tensor.
+* :meth:`BaseCell.transition` does the rest for one step, given the projected
+  input, the states, the elapsed time and per-sequence constants
+  (:meth:`BaseCell.sequence_constants`: dropout masks and parameters transformed
+  once per call, such as ``1 / tau``).
+
+``call`` chains the two, so every cell also works inside ``keras.layers.RNN``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from liquidtime.cells import validation
+from liquidtime.solvers import Solver, get_solver
+
+
+class BaseCell(keras.layers.Layer):
+    """A recurrent cell usable in ``keras.layers.RNN`` and in liquidtime's sequence layers.
+
+    Args:
+        units: Number of neurons (state size), a positive integer.
+        elapsed_time_as_feature: If True, the last input feature is the elapsed time
+            of the step rather than data. This is how irregularly sampled sequences
+            go through ``keras.layers.RNN``, which accepts one input tensor only:
+            ``RNN(cell)(ops.concatenate([x, dt[..., None]], axis=-1))``.
+        **kwargs: Passed to ``keras.layers.Layer``.
+    """
+
+    def __init__(self, units: int, elapsed_time_as_feature: bool = False, **kwargs: Any):
+        validation.positive_int("units", units)
+        super().__init__(**kwargs)
+        self.units = units
+        self.elapsed_time_as_feature = bool(elapsed_time_as_feature)
+        self.input_dim: int | None = None
+
+    @property
+    def state_size(self) -> int | list[int]:
+        return self.units
+
+    @property
+    def output_size(self) -> int:
+        return self.units
+
+    def _data_features(self, input_shape: tuple[int | None, ...]) -> int:
+        """The number of data features in a step input of ``input_shape``."""
+        features = input_shape[-1]
+        if features is None:
+            raise ValueError(
+                f"The last dimension of the inputs to {type(self).__name__} must be known; "
+                f"received input_shape={tuple(input_shape)}."
+            )
+        data = features - 1 if self.elapsed_time_as_feature else features
+        if data < 1:
+            raise ValueError(
+                f"{type(self).__name__} needs at least one input feature"
+                + (" besides the elapsed time" if self.elapsed_time_as_feature else "")
+                + f"; received input_shape={tuple(input_shape)}."
+            )
+        return data
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.input_dim = self._data_features(input_shape)
+        self.build_weights(self.input_dim)
+        self.built = True
+
+    def build_weights(self, input_dim: int) -> None:
+        """Creates the cell's weights for ``input_dim`` data features."""
+        raise NotImplementedError
+
+    def check_input_features(self, inputs: Any) -> None:
+        """Raises a clear error if the feature size differs from the one built for."""
+        features = inputs.shape[-1]
+        if self.input_dim is not None and features is not None and features != self.input_dim:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' was built for {self.input_dim} input "
+                f"features but received inputs with {features} features (shape "
+                f"{tuple(inputs.shape)}). A built layer's feature size cannot change."
+            )
+
+    def get_initial_state(self, batch_size: int | None = None) -> list[Any]:
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
+
+    def project_inputs(self, inputs: Any) -> Any:
+        """State-independent input work; any leading shape, last axis = data features."""
+        raise NotImplementedError
+
+    def sequence_constants(self, batch_size: Any, training: bool | None = None) -> dict[str, Any]:
+        """Values computed once per call and reused at every step (masks, folded parameters)."""
+        return {}
+
+    def transition(
+        self,
+        projected: Any,
+        states: list[Any],
+        elapsed_time: Any,
+        constants: dict[str, Any],
+        training: bool | None = None,
+    ) -> tuple[Any, list[Any]]:
+        """One step from projected inputs.
+
+        Args:
+            projected: This step's slice of :meth:`project_inputs`, ``(batch, ...)``.
+            states: The states, a list of ``(batch, size)`` tensors.
+            elapsed_time: Elapsed time of the step: a Python float or ``(batch, 1)``.
+            constants: From :meth:`sequence_constants`.
+            training: Training mode.
+
+        Returns:
+            ``(output, new_states)``.
+        """
+        raise NotImplementedError
+
+    def split_elapsed_time(self, inputs: Any) -> tuple[Any, Any]:
+        """Splits off the elapsed-time feature if the cell was built with one.
+
+        Returns:
+            ``(data_inputs, elapsed_time)``; the elapsed time is 1.0 otherwise.
+        """
+        if not self.elapsed_time_as_feature:
+            return inputs, 1.0
+        return inputs[..., :-1], inputs[..., -1:]
+
+    def call(self, inputs: Any, states: Any, training: bool | None = None) -> tuple[Any, list[Any]]:
+        inputs, elapsed_time = self.split_elapsed_time(inputs)
+        self.check_input_features(inputs)
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        constants = self.sequence_constants(ops.shape(inputs)[0], training)
+        return self.transition(
+            self.project_inputs(inputs), states, elapsed_time, constants, training
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        config = {"units": self.units, "elapsed_time_as_feature": self.elapsed_time_as_feature}
+        return {**super().get_config(), **config}
+
+
+class ContinuousTimeCell(BaseCell):
+    """A cell whose state follows an ODE in decay-drive form, integrated by a solver.
+
+    Subclasses implement :meth:`decay_and_drive`, returning ``(a, b)`` with
+    ``dx/dt = -a x + b`` for the current input; the solver does the rest. The
+    liquid time-constant of neuron i is ``tau_sys_i = 1 / a_i``.
+
+    Args:
+        units: Number of neurons.
+        solver: ``"fused"`` (the LTC paper's semi-implicit step, default), ``"euler"``,
+            ``"rk4"``, ``"dopri5"``, or a :class:`~liquidtime.solvers.Solver`.
+        ode_unfolds: Sub-steps ``L`` per input step (each of size ``dt / L``); for
+            ``dopri5`` it sets the first trial step only.
+        **kwargs: Passed to :class:`BaseCell`.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        solver: str | Solver | dict = "fused",
+        ode_unfolds: int = 6,
+        **kwargs: Any,
+    ):
+        validation.positive_int("ode_unfolds", ode_unfolds)
+        self.solver = get_solver(solver)
+        self.ode_unfolds = ode_unfolds
+        super().__init__(units, **kwargs)
+
+    def decay_and_drive(
+        self, state: Any, projected: Any, constants: dict[str, Any]
+    ) -> tuple[Any, Any]:
+        """Returns ``(a, b)`` of ``dx/dt = -a x + b`` at ``state`` for this step's input."""
+        raise NotImplementedError
+
+    def readout(self, state: Any) -> Any:
+        """The cell's output for a state (the state itself unless overridden)."""
+        return state
+
+    def transition(self, projected, states, elapsed_time, constants, training=None):
+        field = lambda x: self.decay_and_drive(x, projected, constants)  # noqa: E731
+        result = self.solver.integrate(field, states[0], elapsed_time, self.ode_unfolds)
+        return self.readout(result.state), [result.state, *states[1:]]
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            "solver": keras.saving.serialize_keras_object(self.solver),
+            "ode_unfolds": self.ode_unfolds,
+        }
+        return {**super().get_config(), **config}

@@ -1,0 +1,169 @@
+"""The closed-form continuous-time cell (CfC; Hasani et al., Nature Machine Intelligence 2022)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from liquidtime.activations import get_activation, serialize_activation
+from liquidtime.cells import validation
+from liquidtime.cells.base import BaseCell
+from liquidtime.cells.network import InputStateNetwork
+
+CFC_MODES = ("default", "pure", "no_gate")
+_ser = keras.saving.serialize_keras_object
+
+
+@keras.saving.register_keras_serializable(package="liquidtime")
+class CfCCell(BaseCell):
+    """Closed-form continuous-time cell: the LTC's solution in closed form, no solver.
+
+    With ``z = backbone([I, x])`` (or ``z = [I, x]`` without a backbone) and the
+    elapsed time ``dt`` of the step:
+
+        g = tanh(W_g z + b_g),   h = tanh(W_h z + b_h)
+        s = sigmoid(-(W_a z + b_a) * dt + (W_b z + b_b))          (time gate)
+
+        default:  x' = s * g + (1 - s) * h
+        no_gate:  x' = h + s * g
+        pure:     x' = -A * exp(-dt * (|w_tau| + |f|)) * f + A,   f = W_f z + b_f
+
+    In ``default`` mode the state stays in [-1, 1] (a convex combination of two
+    tanh heads); in ``no_gate`` mode in [-2, 2]; ``pure`` mode is the direct
+    closed-form approximation of the LTC ODE with ``A`` (initialised to 1) and
+    ``w_tau`` (initialised to 0) learnable, and is not bounded by construction.
+
+    The four heads of the gated modes are one matmul of width ``4 * units``; the
+    part of the first layer that sees the input is computed for the whole sequence
+    before the loop.
+
+    Args:
+        units: Number of neurons.
+        mode: ``"default"``, ``"pure"`` or ``"no_gate"``.
+        activation: Backbone activation (default ``"lecun_tanh"``,
+            ``1.7159 * tanh(0.666 x)``).
+        backbone_units: Width of the backbone layers (default 128).
+        backbone_layers: Number of backbone layers (default 1; 0 for none).
+        backbone_dropout: Dropout on backbone activations while training (default 0).
+        kernel_initializer, recurrent_initializer, bias_initializer: Initializers
+            for the input-side kernels (backbone and heads), the state-side kernel,
+            and the biases.
+        *_regularizer, *_constraint: Likewise.
+        elapsed_time_as_feature: See :class:`~liquidtime.cells.base.BaseCell`.
+        seed: Seed of the dropout masks.
+
+    Returns:
+        ``(x_new, [x_new])`` for a step.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        mode: str = "default",
+        activation: Any = "lecun_tanh",
+        backbone_units: int | None = 128,
+        backbone_layers: int = 1,
+        backbone_dropout: float = 0.0,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        elapsed_time_as_feature: bool = False,
+        seed: int | None = None,
+        **kwargs: Any,
+    ):
+        self.mode = validation.one_of("mode", mode, CFC_MODES)
+        if not backbone_layers:
+            backbone_units = None
+        self.backbone_units, self.backbone_layers, self.backbone_dropout = validation.backbone(
+            backbone_units, backbone_layers, backbone_dropout, units_required=True
+        )
+        self.activation = get_activation(activation)
+        super().__init__(units, elapsed_time_as_feature=elapsed_time_as_feature, **kwargs)
+        self.seed = seed
+        get_init, get_reg, get_con = (
+            keras.initializers.get,
+            keras.regularizers.get,
+            keras.constraints.get,
+        )
+        self.kernel_initializer = get_init(kernel_initializer)
+        self.recurrent_initializer = get_init(recurrent_initializer)
+        self.bias_initializer = get_init(bias_initializer)
+        self.kernel_regularizer = get_reg(kernel_regularizer)
+        self.recurrent_regularizer = get_reg(recurrent_regularizer)
+        self.bias_regularizer = get_reg(bias_regularizer)
+        self.kernel_constraint = get_con(kernel_constraint)
+        self.recurrent_constraint = get_con(recurrent_constraint)
+        self.bias_constraint = get_con(bias_constraint)
+        self.network = InputStateNetwork(
+            self.num_heads * units,
+            backbone_units=self.backbone_units,
+            backbone_layers=self.backbone_layers,
+            backbone_activation=self.activation,
+            backbone_dropout=self.backbone_dropout,
+            kernel_initializer=self.kernel_initializer,
+            recurrent_initializer=self.recurrent_initializer,
+            bias_initializer=self.bias_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            recurrent_regularizer=self.recurrent_regularizer,
+            bias_regularizer=self.bias_regularizer,
+            kernel_constraint=self.kernel_constraint,
+            recurrent_constraint=self.recurrent_constraint,
+            bias_constraint=self.bias_constraint,
+            seed=seed,
+            name="network",
+        )
+
+    @property
+    def num_heads(self) -> int:
+        """Heads computed from z: f (pure) or g, h, time-a, time-b (gated modes)."""
+        return 1 if self.mode == "pure" else 4
+
+    def build_weights(self, input_dim: int) -> None:
+        self.network.build(input_dim, self.units)
+        if self.mode == "pure":
+            self.A = self.add_weight(name="A", shape=(self.units,), initializer="ones")
+            self.w_tau = self.add_weight(name="w_tau", shape=(self.units,), initializer="zeros")
+
+    def project_inputs(self, inputs: Any) -> Any:
+        self.check_input_features(inputs)
+        return self.network.project_inputs(inputs)
+
+    def sequence_constants(self, batch_size, training=None):
+        return {"dropout": self.network.dropout_masks(batch_size, training)}
+
+    def transition(self, projected, states, elapsed_time, constants, training=None):
+        heads = self.network.step(projected, states[0], constants["dropout"])
+        if self.mode == "pure":
+            decay = ops.exp(-elapsed_time * (ops.abs(self.w_tau) + ops.abs(heads)))
+            new_state = self.A - self.A * decay * heads
+        else:
+            g, h, time_a, time_b = ops.split(heads, 4, axis=-1)
+            g, h = ops.tanh(g), ops.tanh(h)
+            gate = ops.sigmoid(time_b - time_a * elapsed_time)
+            if self.mode == "default":
+                new_state = h + gate * (g - h)
+            else:
+                new_state = h + gate * g
+        return new_state, [new_state, *states[1:]]
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            "mode": self.mode,
+            "activation": serialize_activation(self.activation),
+            "backbone_units": self.backbone_units or None,
+            "backbone_layers": self.backbone_layers,
+            "backbone_dropout": self.backbone_dropout,
+            "seed": self.seed,
+        }
+        for kind in ("kernel", "recurrent", "bias"):
+            for part in ("initializer", "regularizer", "constraint"):
+                config[f"{kind}_{part}"] = _ser(getattr(self, f"{kind}_{part}"))
+        return {**super().get_config(), **config}

@@ -1,0 +1,226 @@
+"""The dense Liquid Time-Constant cell of the LTC paper (Hasani et al., 2021, Eq. 1, Alg. 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from liquidtime.activations import get_activation, serialize_activation
+from liquidtime.cells import validation
+from liquidtime.cells.base import ContinuousTimeCell
+from liquidtime.cells.network import InputStateNetwork
+from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
+from liquidtime.solvers import Solver
+
+_ser = keras.saving.serialize_keras_object
+
+
+@keras.saving.register_keras_serializable(package="liquidtime")
+class LTCCell(ContinuousTimeCell):
+    """Dense LTC cell: Eq. 1 of the LTC paper, solved by the fused step of Eq. 3.
+
+    With input ``I`` (M features) and state ``x`` (N neurons):
+
+        f = activation(I gamma + x gamma_r + mu)
+        dx/dt = -[1/tau + f] * x + f * A                         (Eq. 1)
+
+    and, with ``L = ode_unfolds`` sub-steps of ``h = dt / L``, the default fused
+    solver applies Eq. 3 ``L`` times:
+
+        x <- (x + h f A) / (1 + h (1/tau + f)).
+
+    The liquid time constant is ``tau_sys = tau / (1 + tau f)``. The paper's
+    stability results (Theorem 1: ``tau / (1 + tau W) <= tau_sys <= tau``; Theorem
+    2: ``min(0, A) <= x <= max(0, A)``) assume ``f`` bounded, non-negative and
+    monotonic, hence the default ``activation="sigmoid"``. With ``tanh`` (as in seed
+    designs and some ports) ``f`` can be negative, ``1/tau + f`` can change sign,
+    the time constant can become negative or infinite and the state is no longer
+    confined to the envelope: allowed, but without the guarantees.
+
+    Weights: ``kernel`` is gamma (M x N), ``recurrent_kernel`` gamma_r (N x N),
+    ``bias`` mu (N), ``tau`` (N, positive) and ``A`` (N). With a backbone, the
+    network computing f's argument becomes an MLP on ``[I, x]`` (see
+    :class:`~liquidtime.cells.network.InputStateNetwork`) followed by the affine
+    head ``kernel``/``bias``.
+
+    Args:
+        units: Number of neurons N.
+        activation: The nonlinearity of f (default ``"sigmoid"``).
+        solver: ``"fused"`` (default), ``"euler"``, ``"rk4"``, ``"dopri5"`` or a Solver.
+        ode_unfolds: Sub-steps L per input step (default 6, as in the paper).
+        backbone_units, backbone_layers, backbone_dropout: Optional MLP backbone on
+            ``[I, x]`` (default none). ``backbone_activation`` defaults to
+            ``"lecun_tanh"``.
+        positivity: How tau is kept positive: ``"softplus"`` (default) or ``"clip"``.
+        kernel_initializer, recurrent_initializer, bias_initializer,
+        tau_initializer, reversal_initializer: Initializers of gamma, gamma_r, mu,
+            tau (positive values; default 1.0) and A (default uniform in [-1, 1]).
+        *_regularizer, *_constraint: As in Keras's own cells, for the same weights.
+        elapsed_time_as_feature: See :class:`~liquidtime.cells.base.BaseCell`.
+        seed: Seed of the backbone dropout masks.
+
+    Call arguments (inside ``keras.layers.RNN``):
+        inputs: ``(batch, M)``, or ``(batch, M + 1)`` with the elapsed time last.
+        states: ``[x]`` with ``x`` of shape ``(batch, N)``.
+
+    Returns:
+        ``(x_new, [x_new])``.
+
+    Example:
+    >>> model = keras.Sequential([keras.Input((20, 3)), keras.layers.RNN(LTCCell(16)),
+    ...                           keras.layers.Dense(1)])
+    >>> model(np.zeros((2, 20, 3))).shape
+    (2, 1)
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "sigmoid",
+        solver: str | Solver | dict = "fused",
+        ode_unfolds: int = 6,
+        backbone_units: int | None = None,
+        backbone_layers: int = 0,
+        backbone_dropout: float = 0.0,
+        backbone_activation: Any = "lecun_tanh",
+        positivity: str = "softplus",
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        tau_initializer: Any = 1.0,
+        reversal_initializer: Any = None,
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        tau_regularizer: Any = None,
+        reversal_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        tau_constraint: Any = None,
+        reversal_constraint: Any = None,
+        elapsed_time_as_feature: bool = False,
+        seed: int | None = None,
+        **kwargs: Any,
+    ):
+        self.backbone_units, self.backbone_layers, self.backbone_dropout = validation.backbone(
+            backbone_units, backbone_layers, backbone_dropout, units_required=True
+        )
+        self.positivity = validation.one_of("positivity", positivity, POSITIVITY_MODES)
+        self.activation = get_activation(activation)
+        self.backbone_activation = get_activation(backbone_activation)
+        if isinstance(tau_initializer, (int, float)):
+            validation_value = float(tau_initializer)
+            if not validation_value > 0:
+                raise ValueError(
+                    "Received an invalid value for argument `tau_initializer`, expected a "
+                    f"positive number or an initializer, got {tau_initializer!r}."
+                )
+            tau_initializer = keras.initializers.Constant(validation_value)
+        if reversal_initializer is None:
+            reversal_initializer = keras.initializers.RandomUniform(-1.0, 1.0, seed=seed)
+        super().__init__(
+            units,
+            solver=solver,
+            ode_unfolds=ode_unfolds,
+            elapsed_time_as_feature=elapsed_time_as_feature,
+            **kwargs,
+        )
+        self.seed = seed
+        get_init, get_reg, get_con = (
+            keras.initializers.get,
+            keras.regularizers.get,
+            keras.constraints.get,
+        )
+        self.kernel_initializer = get_init(kernel_initializer)
+        self.recurrent_initializer = get_init(recurrent_initializer)
+        self.bias_initializer = get_init(bias_initializer)
+        self.tau_initializer = get_init(tau_initializer)
+        self.reversal_initializer = get_init(reversal_initializer)
+        self.kernel_regularizer = get_reg(kernel_regularizer)
+        self.recurrent_regularizer = get_reg(recurrent_regularizer)
+        self.bias_regularizer = get_reg(bias_regularizer)
+        self.tau_regularizer = get_reg(tau_regularizer)
+        self.reversal_regularizer = get_reg(reversal_regularizer)
+        self.kernel_constraint = get_con(kernel_constraint)
+        self.recurrent_constraint = get_con(recurrent_constraint)
+        self.bias_constraint = get_con(bias_constraint)
+        self.tau_constraint = get_con(tau_constraint)
+        self.reversal_constraint = get_con(reversal_constraint)
+        self.network = InputStateNetwork(
+            units,
+            backbone_units=self.backbone_units,
+            backbone_layers=self.backbone_layers,
+            backbone_activation=self.backbone_activation,
+            backbone_dropout=self.backbone_dropout,
+            kernel_initializer=self.kernel_initializer,
+            recurrent_initializer=self.recurrent_initializer,
+            bias_initializer=self.bias_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            recurrent_regularizer=self.recurrent_regularizer,
+            bias_regularizer=self.bias_regularizer,
+            kernel_constraint=self.kernel_constraint,
+            recurrent_constraint=self.recurrent_constraint,
+            bias_constraint=self.bias_constraint,
+            seed=seed,
+            name="network",
+        )
+
+    def build_weights(self, input_dim: int) -> None:
+        self.network.build(input_dim, self.units)
+        self.tau = add_positive_weight(
+            self,
+            "tau",
+            (self.units,),
+            positivity=self.positivity,
+            initializer=self.tau_initializer,
+            regularizer=self.tau_regularizer,
+            constraint=self.tau_constraint,
+        )
+        self.A = self.add_weight(
+            name="A",
+            shape=(self.units,),
+            initializer=self.reversal_initializer,
+            regularizer=self.reversal_regularizer,
+            constraint=self.reversal_constraint,
+        )
+
+    def time_constant(self) -> Any:
+        """The positive resting time constants tau, shape ``(units,)``."""
+        return positive_value(self.tau, self.positivity)
+
+    def project_inputs(self, inputs: Any) -> Any:
+        self.check_input_features(inputs)
+        return self.network.project_inputs(inputs)
+
+    def sequence_constants(self, batch_size, training=None):
+        return {
+            "inverse_tau": 1.0 / self.time_constant(),
+            "reversal": ops.convert_to_tensor(self.A),
+            "dropout": self.network.dropout_masks(batch_size, training),
+        }
+
+    def synaptic_activation(self, state: Any, projected: Any, constants: dict[str, Any]) -> Any:
+        """f(x, I) of Eq. 1, shape ``(batch, units)``."""
+        return self.activation(self.network.step(projected, state, constants["dropout"]))
+
+    def decay_and_drive(self, state, projected, constants):
+        f = self.synaptic_activation(state, projected, constants)
+        return constants["inverse_tau"] + f, f * constants["reversal"]
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            "activation": serialize_activation(self.activation),
+            "backbone_units": self.backbone_units or None,
+            "backbone_layers": self.backbone_layers,
+            "backbone_dropout": self.backbone_dropout,
+            "backbone_activation": serialize_activation(self.backbone_activation),
+            "positivity": self.positivity,
+            "seed": self.seed,
+        }
+        for kind in ("kernel", "recurrent", "bias", "tau", "reversal"):
+            for part in ("initializer", "regularizer", "constraint"):
+                config[f"{kind}_{part}"] = _ser(getattr(self, f"{kind}_{part}"))
+        return {**super().get_config(), **config}

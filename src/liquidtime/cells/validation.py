@@ -1,0 +1,77 @@
+"""Argument checks worded like Keras's own, run before ``super().__init__``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def _invalid(name: str, expected: str, value: Any) -> ValueError:
+    return ValueError(
+        f"Received an invalid value for argument `{name}`, expected {expected}, got {value!r}."
+    )
+
+
+def positive_int(name: str, value: Any) -> int:
+    """Returns ``value`` if it is a positive integer, else raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _invalid(name, "a positive integer", value)
+    return value
+
+
+def non_negative_int(name: str, value: Any) -> int:
+    """Returns ``value`` if it is an integer >= 0, else raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _invalid(name, "a non-negative integer", value)
+    return value
+
+
+def probability(name: str, value: Any) -> float:
+    """Returns ``value`` if it is a number in [0, 1), else raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise _invalid(name, "a float in [0, 1)", value)
+    return float(value)
+
+
+def one_of(name: str, value: Any, allowed: Iterable[str]) -> str:
+    """Returns ``value`` if it is one of ``allowed``, else raises ValueError."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise _invalid(name, f"one of {list(allowed)}", value)
+    return value
+
+
+def backbone(units: Any, layers: Any, dropout: Any, *, units_required: bool) -> tuple[int, int, float]:
+    """Validates a backbone specification.
+
+    Args:
+        units: Width of each backbone layer, or None when there is no backbone.
+        layers: Number of backbone layers (0 for none).
+        dropout: Dropout rate on the backbone's activations.
+        units_required: Whether ``layers > 0`` needs ``units`` (always True here;
+            kept explicit for the error message).
+
+    Returns:
+        ``(units, layers, dropout)`` with ``units`` 0 when there is no backbone.
+    """
+    layers = non_negative_int("backbone_layers", layers)
+    dropout = probability("backbone_dropout", dropout)
+    if layers == 0:
+        if units not in (None, 0):
+            raise ValueError(
+                f"Inconsistent backbone arguments: `backbone_units={units!r}` was given but "
+                "`backbone_layers=0`. Set `backbone_layers` >= 1 to use a backbone, or "
+                "leave `backbone_units` as None."
+            )
+        if dropout > 0:
+            raise ValueError(
+                f"Inconsistent backbone arguments: `backbone_dropout={dropout}` needs a "
+                "backbone, but `backbone_layers=0`."
+            )
+        return 0, 0, dropout
+    if units is None and units_required:
+        raise ValueError(
+            f"Inconsistent backbone arguments: `backbone_layers={layers}` needs "
+            "`backbone_units` (a positive integer), got None."
+        )
+    return positive_int("backbone_units", units), layers, dropout

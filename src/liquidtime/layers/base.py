@@ -1,0 +1,250 @@
+"""The sequence layer shared by every liquidtime model: one scan, elapsed time, masks."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import keras
+from keras import ops
+
+from liquidtime._scan import scan
+from liquidtime.cells.base import BaseCell
+from liquidtime.layers.elapsed_time import prepare_elapsed_time
+
+
+@keras.saving.register_keras_serializable(package="liquidtime")
+class ContinuousTimeRNN(keras.layers.RNN):
+    """Runs a liquidtime cell over whole sequences, with per-step elapsed times.
+
+    Unlike ``keras.layers.RNN``, which calls the cell's full step at every time
+    step, this layer first calls ``cell.project_inputs`` once on the whole input
+    sequence (the input-only work, such as ``I gamma`` for every step, becomes one
+    batched matmul) and ``cell.sequence_constants`` once per call, then runs
+    ``cell.transition`` in the backend's scan (``lax.scan`` on JAX, a ``tf.while_loop``
+    on TensorFlow; see :mod:`liquidtime._scan`). There is no Python loop over time steps
+    on JAX and TensorFlow.
+
+    It keeps ``keras.layers.RNN``'s contract: ``return_sequences``,
+    ``return_state``, ``go_backwards``, ``stateful``, ``initial_state``, masks,
+    and works inside ``keras.layers.Bidirectional``.
+
+    Args:
+        cell: A :class:`~liquidtime.cells.BaseCell`.
+        return_sequences: Return the output of every step (default: the last one).
+        return_state: Also return the final states.
+        go_backwards: Process the sequence in reverse (and return reversed outputs).
+        stateful: Carry the final states of a batch into the next batch.
+        unroll: Loop unrolling: False, True, or an unroll factor (JAX, TensorFlow).
+        zero_output_for_mask: Output zeros at masked steps instead of repeating the
+            previous output.
+        **kwargs: Passed to ``keras.layers.Layer``.
+
+    Call arguments:
+        sequences: ``(batch, time, features)``.
+        initial_state: Optional list of initial states, each ``(batch, size)``.
+        mask: Optional boolean ``(batch, time)``; masked steps keep the state.
+        training: Training mode (backbone dropout).
+        elapsed_time: Elapsed time of each step: None (1.0), a scalar, or a tensor
+            ``(batch, time)`` / ``(batch, time, 1)``. Must be >= 0 and finite. Not
+            allowed when the cell reads the elapsed time from its last feature.
+
+    Returns:
+        ``(batch, units)``, or ``(batch, time, units)`` with ``return_sequences``;
+        followed by the final states with ``return_state``.
+    """
+
+    def __init__(
+        self,
+        cell: BaseCell,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool | int = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ):
+        if not isinstance(cell, BaseCell):
+            raise ValueError(
+                "Received an invalid value for argument `cell`, expected a liquidtime "
+                f"cell (a subclass of liquidtime.cells.BaseCell), got {cell!r}. Use "
+                "keras.layers.RNN for other cells."
+            )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+
+    def build(self, sequences_shape, initial_state_shape=None, elapsed_time_shape=None):
+        self._check_rank(sequences_shape)
+        super().build(sequences_shape, initial_state_shape)
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None, elapsed_time_shape=None):
+        return super().compute_output_shape(sequences_shape, initial_state_shape)
+
+    def _check_rank(self, shape) -> None:
+        if len(shape) != 3:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects input sequences of rank 3 "
+                f"(batch, time, features), got shape {tuple(shape)}."
+            )
+
+    def call(self, sequences, initial_state=None, mask=None, training=False, elapsed_time=None):
+        self._check_rank(sequences.shape)
+        if self.cell.elapsed_time_as_feature:
+            if elapsed_time is not None:
+                raise ValueError(
+                    "The cell reads the elapsed time from the last input feature "
+                    "(`elapsed_time_as_feature=True`); do not also pass `elapsed_time`."
+                )
+            elapsed_time = sequences[..., -1]
+            sequences = sequences[..., :-1]
+        self.cell.check_input_features(sequences)
+        elapsed_time = prepare_elapsed_time(elapsed_time, sequences, self.compute_dtype)
+        batch_size = ops.shape(sequences)[0]
+        initial_state = self._initial_state(initial_state, batch_size)
+
+        if mask is not None:
+            mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+            if not isinstance(elapsed_time, float):
+                elapsed_time = ops.flip(elapsed_time, axis=1)
+            if mask is not None:
+                mask = ops.flip(mask, axis=1)
+
+        projected = self.cell.project_inputs(sequences)
+        constants = self.cell.sequence_constants(batch_size, training)
+        last_output, outputs, states = self._scan(
+            projected, initial_state, elapsed_time, mask, constants, training
+        )
+
+        if self.stateful:
+            for variable, state in zip(self.states, states):
+                variable.assign(ops.cast(state, variable.dtype))
+        output = outputs if self.return_sequences else last_output
+        if self.return_state:
+            return output, *states
+        return output
+
+    def _initial_state(self, initial_state, batch_size) -> list[Any]:
+        if initial_state is None:
+            if self.stateful:
+                return [ops.convert_to_tensor(v) for v in self.states]
+            return self.get_initial_state(batch_size=batch_size)
+        if not isinstance(initial_state, (list, tuple)):
+            initial_state = [initial_state]
+        if len(initial_state) != len(self.state_size):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' has {len(self.state_size)} state(s) of "
+                f"sizes {self.state_size}, but received {len(initial_state)} initial state(s)."
+            )
+        return [ops.cast(state, self.cell.compute_dtype) for state in initial_state]
+
+    def _scan(self, projected, initial_state, elapsed_time, mask, constants, training):
+        """Runs ``cell.transition`` over time in ``keras.ops.scan``.
+
+        Returns:
+            ``(last_output, outputs or None, final_states)``.
+        """
+        time_major = lambda t: ops.moveaxis(t, 1, 0)  # noqa: E731
+        per_step = {"projected": keras.tree.map_structure(time_major, projected)}
+        if not isinstance(elapsed_time, float):
+            per_step["elapsed_time"] = time_major(elapsed_time)
+        if mask is not None:
+            per_step["mask"] = time_major(mask)
+        cell = self.cell
+        zero_output = ops.zeros(
+            (ops.shape(initial_state[0])[0], cell.output_size), dtype=cell.compute_dtype
+        )
+
+        def step(carry, inputs):
+            states, previous_output = carry
+            output, new_states = cell.transition(
+                inputs["projected"],
+                list(states),
+                inputs.get("elapsed_time", elapsed_time),
+                constants,
+                training,
+            )
+            if "mask" in inputs:
+                keep = inputs["mask"]
+                new_states = [ops.where(keep, new, old) for new, old in zip(new_states, states)]
+                fallback = zero_output if self.zero_output_for_mask else previous_output
+                output = ops.where(keep, output, fallback)
+                previous_output = ops.where(keep, output, previous_output)
+            else:
+                previous_output = output
+            return (list(new_states), previous_output), (
+                output if self.return_sequences else None
+            )
+
+        (states, last_output), outputs = scan(
+            step, (list(initial_state), zero_output), per_step, unroll=self.unroll or 1
+        )
+        if self.return_sequences:
+            outputs = ops.moveaxis(outputs, 0, 1)
+        return last_output, outputs, states
+
+def split_cell_arguments(cell_class: type[BaseCell], kwargs: dict[str, Any]) -> tuple[dict, dict]:
+    """Splits keyword arguments into those of ``cell_class`` and the rest (layer's).
+
+    Args:
+        cell_class: The cell class whose constructor parameters to pick.
+        kwargs: Mixed keyword arguments.
+
+    Returns:
+        ``(cell_kwargs, layer_kwargs)``.
+    """
+    parameters: set[str] = set()
+    for klass in cell_class.__mro__:
+        if klass is keras.layers.Layer:
+            break
+        if "__init__" in vars(klass):
+            parameters |= set(inspect.signature(klass.__init__).parameters)
+    parameters -= {"self", "units", "kwargs"}
+    cell_kwargs = {k: v for k, v in kwargs.items() if k in parameters}
+    layer_kwargs = {k: v for k, v in kwargs.items() if k not in parameters}
+    return cell_kwargs, layer_kwargs
+
+
+_LAYER_BASE_KEYS = ("name", "trainable", "dtype")
+
+
+class CellSequenceLayer(ContinuousTimeRNN):
+    """A sequence layer that builds its own cell from constructor arguments.
+
+    Subclasses set ``cell_class``. Every argument of the cell's constructor is
+    accepted by the layer and forwarded to the cell; the layer's config is flat
+    (cell arguments beside the layer's), like ``keras.layers.LSTM``'s.
+    """
+
+    cell_class: type[BaseCell]
+
+    def __init__(self, units: Any, **kwargs: Any):
+        cell_kwargs, layer_kwargs = split_cell_arguments(self.cell_class, kwargs)
+        cell = self.make_cell(units, cell_kwargs, layer_kwargs.get("dtype"))
+        super().__init__(cell, **layer_kwargs)
+
+    def make_cell(self, units: Any, cell_kwargs: dict[str, Any], dtype: Any) -> BaseCell:
+        """Creates the cell; subclasses may choose the cell class from ``units``."""
+        return self.cell_class(units, dtype=dtype, name="cell", **cell_kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.pop("cell")
+        cell_config = self.cell.get_config()
+        for key in _LAYER_BASE_KEYS:
+            cell_config.pop(key, None)
+        return {**config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)

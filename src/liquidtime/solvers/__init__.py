@@ -1,0 +1,31 @@
+"""ODE solvers for decay-drive vector fields ``dx/dt = -a(x) x + b(x)``."""
+
+from liquidtime.solvers.base import SolveResult, Solver, VectorField, time_derivative
+from liquidtime.solvers.euler import EulerSolver
+from liquidtime.solvers.fused import FusedSolver
+from liquidtime.solvers.registry import SOLVERS, get_solver
+from liquidtime.solvers.runge_kutta import (
+    DOPRI5_TABLEAU,
+    RK4_TABLEAU,
+    ButcherTableau,
+    Dopri5Solver,
+    RK4Solver,
+    runge_kutta_step,
+)
+
+__all__ = [
+    "ButcherTableau",
+    "DOPRI5_TABLEAU",
+    "Dopri5Solver",
+    "EulerSolver",
+    "FusedSolver",
+    "RK4Solver",
+    "RK4_TABLEAU",
+    "SOLVERS",
+    "SolveResult",
+    "Solver",
+    "VectorField",
+    "get_solver",
+    "runge_kutta_step",
+    "time_derivative",
+]

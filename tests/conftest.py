@@ -1,0 +1,36 @@
+"""Shared test configuration.
+
+The suite runs under the backend in ``KERAS_BACKEND`` (JAX by default). Tests marked
+``backends`` are numerical checks that must hold on every backend:
+``tests/test_backends.py`` reruns them in one subprocess per other backend.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import liquidtime  # noqa: F401  (selects the default backend before Keras is imported)
+import keras
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    keras.utils.set_random_seed(1234)
+    yield
+
+
+@pytest.fixture
+def backend() -> str:
+    return keras.backend.backend()
+
+
+def to_numpy(x) -> np.ndarray:
+    """Converts a backend tensor to float64 NumPy."""
+    return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
+
+
+def pytest_report_header(config):
+    return f"keras backend: {keras.backend.backend()} (KERAS_BACKEND={os.environ.get('KERAS_BACKEND')})"
