@@ -34,3 +34,19 @@ def to_numpy(x) -> np.ndarray:
 
 def pytest_report_header(config):
     return f"keras backend: {keras.backend.backend()} (KERAS_BACKEND={os.environ.get('KERAS_BACKEND')})"
+
+
+if keras.backend.backend() == "jax":
+    # float64 gradient checks need 64-bit floats, which JAX disables by default.
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture
+def float64():
+    """Runs a test with Keras's floatx set to float64 (some Keras ops follow floatx)."""
+    previous = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    yield
+    keras.config.set_floatx(previous)

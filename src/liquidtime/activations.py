@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import keras
-from keras import ops
+from liquidtime._backend_ops import tanh
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
@@ -21,10 +21,11 @@ def lecun_tanh(x: Any) -> Any:
     Returns:
         Tensor of the same shape.
     """
-    return 1.7159 * ops.tanh(0.666 * x)
+    return 1.7159 * tanh(0.666 * x)
 
 
-_LIQUIDTIME_ACTIVATIONS = {"lecun_tanh": lecun_tanh}
+# "tanh" maps to the dtype-preserving tanh (keras.ops.tanh turns float64 into float32 on JAX).
+_LIQUIDTIME_ACTIVATIONS = {"lecun_tanh": lecun_tanh, "tanh": tanh}
 
 
 def get_activation(identifier: str | Callable | dict | None) -> Callable:
@@ -52,6 +53,7 @@ def get_activation(identifier: str | Callable | dict | None) -> Callable:
 
 def serialize_activation(activation: Callable) -> Any:
     """Serializes an activation so that :func:`get_activation` restores it."""
-    if activation is lecun_tanh:
-        return "lecun_tanh"
+    for name, function in _LIQUIDTIME_ACTIVATIONS.items():
+        if activation is function:
+            return name
     return keras.activations.serialize(activation)

@@ -7,6 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from liquidtime._backend_ops import tanh
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
@@ -146,7 +147,7 @@ class CfCCell(BaseCell):
             new_state = self.A - self.A * decay * heads
         else:
             g, h, time_a, time_b = ops.split(heads, 4, axis=-1)
-            g, h = ops.tanh(g), ops.tanh(h)
+            g, h = tanh(g), tanh(h)
             gate = ops.sigmoid(time_b - time_a * elapsed_time)
             if self.mode == "default":
                 new_state = h + gate * (g - h)

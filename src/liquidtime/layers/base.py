@@ -8,7 +8,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from liquidtime._scan import scan
+from liquidtime._backend_ops import scan
 from liquidtime.cells.base import BaseCell
 from liquidtime.layers.elapsed_time import prepare_elapsed_time
 
@@ -22,7 +22,7 @@ class ContinuousTimeRNN(keras.layers.RNN):
     sequence (the input-only work, such as ``I gamma`` for every step, becomes one
     batched matmul) and ``cell.sequence_constants`` once per call, then runs
     ``cell.transition`` in the backend's scan (``lax.scan`` on JAX, a ``tf.while_loop``
-    on TensorFlow; see :mod:`liquidtime._scan`). There is no Python loop over time steps
+    on TensorFlow; see :mod:`liquidtime._backend_ops`). There is no Python loop over time steps
     on JAX and TensorFlow.
 
     It keeps ``keras.layers.RNN``'s contract: ``return_sequences``,

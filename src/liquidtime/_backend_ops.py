@@ -1,6 +1,10 @@
-"""A scan over the leading axis, per backend. The one place with framework-specific code.
+"""Operations that need framework-specific code; the one place that has any.
 
-``keras.ops.scan`` would do, except that its TensorFlow version requires the
+``tanh``: ``keras.ops.tanh`` follows Keras's dtype rules, which turn float64 into
+float32 on JAX; this version keeps the input's dtype on every backend, so float64
+models (and float64 gradient checks) stay float64.
+
+``scan``: ``keras.ops.scan`` would do, except that its TensorFlow version requires the
 per-step outputs to have the structure of the carry (so it stores the whole
 carry at every step), and its PyTorch version stacks zero placeholders when the
 step returns no output. This module keeps the ``jax.lax.scan`` contract
@@ -13,6 +17,15 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+
+
+def tanh(x: Any) -> Any:
+    """Hyperbolic tangent that keeps the input's floating dtype on every backend."""
+    if keras.backend.backend() == "jax":
+        import jax.numpy as jnp
+
+        return jnp.tanh(x)
+    return keras.ops.tanh(x)
 
 
 def scan(step: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, unroll: int | bool = 1):
