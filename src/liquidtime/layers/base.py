@@ -137,7 +137,9 @@ class ContinuousTimeRNN(keras.layers.RNN):
     def _initial_state(self, initial_state, batch_size) -> list[Any]:
         if initial_state is None:
             if self.stateful:
-                return [ops.convert_to_tensor(v) for v in self.states]
+                # A copy: the final states are assigned to these variables in place,
+                # which on PyTorch would overwrite a tensor autograd still needs.
+                return [ops.copy(v) for v in self.states]
             return self.get_initial_state(batch_size=batch_size)
         if not isinstance(initial_state, (list, tuple)):
             initial_state = [initial_state]

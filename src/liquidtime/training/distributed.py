@@ -1,0 +1,277 @@
+"""Data-parallel training of liquidtime models with ``keras.distribution`` (JAX backend).
+
+liquidtime has no distributed engine of its own: every model is a Keras model, and
+on the JAX backend ``keras.distribution.DataParallel`` replicates its weights on
+every device, splits each global batch along the batch axis, and averages the
+gradients (one all-reduce per step). The sequence layers scan over *time* with the
+batch axis inside the carry, so a batch-sharded scan needs no communication:
+every device advances its own sequences.
+
+This module holds thin, validated helpers around that engine:
+
+* :func:`data_parallel` builds (and by default installs) a ``DataParallel``
+  distribution over all or some local devices;
+* :func:`initialize_multi_host` starts JAX's distributed runtime for training
+  across machines (``keras.distribution.initialize``);
+* :func:`add_distribution_arguments` / :func:`configure_distribution` give a
+  command line ``--data-parallel`` and the multi-host options.
+
+See ``docs/distributed.md`` for launching on several machines and for what the
+TensorFlow (``tf.distribute.MirroredStrategy``) and PyTorch (DDP) backends offer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+
+import keras
+
+from liquidtime.cells import validation
+
+_ENV_ADDRESS = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
+_ENV_PROCESSES = "KERAS_DISTRIBUTION_NUM_PROCESSES"
+_ENV_PROCESS_ID = "KERAS_DISTRIBUTION_PROCESS_ID"
+
+
+def _require_jax(what: str) -> None:
+    backend = keras.backend.backend()
+    if backend != "jax":
+        raise RuntimeError(
+            f"{what} uses keras.distribution, which trains data-parallel on the JAX "
+            f"backend only; the current backend is {backend!r}. Set KERAS_BACKEND=jax, "
+            "or use tf.distribute.MirroredStrategy (TensorFlow) or "
+            "torch.nn.parallel.DistributedDataParallel (PyTorch): see docs/distributed.md."
+        )
+
+
+def data_parallel(
+    devices: int | Sequence[str] | None = None, set_global: bool = True
+) -> keras.distribution.DataParallel:
+    """A ``keras.distribution.DataParallel`` over the given devices.
+
+    Weights are replicated on every device; each global batch is split along its
+    first axis, one equal shard per device, so the global batch size must be a
+    multiple of the number of devices (:func:`check_global_batch_size`). The
+    gradient of the mean loss over the global batch is the mean of the per-device
+    gradients, so training matches single-device training with the same global
+    batch up to floating-point summation order.
+
+    In a multi-host run (after :func:`initialize_multi_host`) the devices are the
+    global ones, and each process feeds its own part of every global batch
+    (``global_batch / num_processes`` examples).
+
+    Args:
+        devices: None for every available device (``keras.distribution.list_devices()``),
+            an integer ``n`` for the first ``n`` of them, or a list of device names
+            such as ``["cpu:0", "cpu:1"]``.
+        set_global: Install the distribution with ``keras.distribution.set_distribution``
+            (default). Create models *after* this call, so that their variables are
+            placed by the distribution.
+
+    Returns:
+        The ``DataParallel`` distribution.
+    """
+    _require_jax("data_parallel()")
+    available = keras.distribution.list_devices()
+    if devices is None:
+        chosen = list(available)
+    elif isinstance(devices, int) and not isinstance(devices, bool):
+        validation.positive_int("devices", devices)
+        if devices > len(available):
+            raise ValueError(
+                f"Received an invalid value for argument `devices`, expected at most "
+                f"{len(available)} (the available devices: {available}), got {devices}."
+            )
+        chosen = list(available[:devices])
+    elif isinstance(devices, (list, tuple)) and devices:
+        unknown = [name for name in devices if str(name).lower() not in available]
+        if unknown:
+            raise ValueError(
+                f"Received an invalid value for argument `devices`: unknown device(s) "
+                f"{unknown}; the available devices are {available}."
+            )
+        chosen = [str(name).lower() for name in devices]
+    else:
+        raise ValueError(
+            "Received an invalid value for argument `devices`, expected None, a positive "
+            f"integer or a non-empty list of device names, got {devices!r}."
+        )
+    distribution = keras.distribution.DataParallel(devices=chosen)
+    if set_global:
+        keras.distribution.set_distribution(distribution)
+    return distribution
+
+
+def check_global_batch_size(
+    batch_size: int, distribution: keras.distribution.Distribution | None = None
+) -> int:
+    """Checks that ``batch_size`` splits evenly over the data-parallel devices.
+
+    Args:
+        batch_size: The global batch size.
+        distribution: The distribution (default: the installed one). Without one,
+            any positive batch size is fine.
+
+    Returns:
+        The batch size per device.
+    """
+    validation.positive_int("batch_size", batch_size)
+    distribution = distribution or keras.distribution.distribution()
+    if distribution is None:
+        return batch_size
+    replicas = int(distribution.device_mesh.shape[0])
+    if batch_size % replicas:
+        raise ValueError(
+            f"Received an invalid value for argument `batch_size`, expected a multiple of "
+            f"the {replicas} data-parallel devices (each device takes an equal shard of "
+            f"every batch), got {batch_size}."
+        )
+    return batch_size // replicas
+
+
+def initialize_multi_host(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> None:
+    """Starts JAX's distributed runtime so that one model trains across machines.
+
+    A thin wrapper over ``keras.distribution.initialize`` (``jax.distributed.initialize``).
+    Run the *same* script on every machine, each with its own ``process_id``
+    (0 is the coordinator), and call this first, before any other JAX or Keras
+    computation; then :func:`data_parallel` spans the devices of all processes.
+    Every argument left as None is read from the environment:
+    ``KERAS_DISTRIBUTION_JOB_ADDRESSES``, ``KERAS_DISTRIBUTION_NUM_PROCESSES``,
+    ``KERAS_DISTRIBUTION_PROCESS_ID`` (on Cloud TPU and SLURM, JAX can also find
+    them itself).
+
+    Example (two machines, the coordinator at 10.0.0.1)::
+
+        # on machine 0                        # on machine 1
+        initialize_multi_host("10.0.0.1:1234", 2, 0)
+                                              initialize_multi_host("10.0.0.1:1234", 2, 1)
+        data_parallel()                       data_parallel()
+        model.fit(local_part_of_each_batch)   model.fit(local_part_of_each_batch)
+
+    Args:
+        coordinator_address: ``"host:port"`` of process 0, reachable from every process.
+        num_processes: Number of processes (usually one per machine).
+        process_id: This process's index in ``[0, num_processes)``.
+    """
+    _require_jax("initialize_multi_host()")
+    if num_processes is not None:
+        validation.positive_int("num_processes", num_processes)
+    if process_id is not None:
+        validation.non_negative_int("process_id", process_id)
+        processes = num_processes or int(os.environ.get(_ENV_PROCESSES, 0)) or None
+        if processes is not None and process_id >= processes:
+            raise ValueError(
+                "Received an invalid value for argument `process_id`, expected an integer "
+                f"in [0, {processes}) (num_processes={processes}), got {process_id}."
+            )
+    keras.distribution.initialize(
+        job_addresses=coordinator_address, num_processes=num_processes, process_id=process_id
+    )
+
+
+def add_distribution_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Adds the data-parallel options to a command-line parser.
+
+    Options: ``--data-parallel`` (train data-parallel over the available devices),
+    ``--devices N`` (use the first N devices only), and for several machines
+    ``--coordinator-address HOST:PORT``, ``--num-processes N``, ``--process-id I``
+    (defaults from the ``KERAS_DISTRIBUTION_*`` environment variables).
+    Use :func:`configure_distribution` on the parsed arguments.
+
+    Returns:
+        The parser.
+    """
+    group = parser.add_argument_group(
+        "distribution", "Data-parallel training with keras.distribution (JAX backend)."
+    )
+    group.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="Train data-parallel: replicate the model on every available device and "
+        "split each batch over them (the batch size must be a multiple of the device count).",
+    )
+    group.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        metavar="N",
+        help="With --data-parallel, use only the first N devices (default: all).",
+    )
+    group.add_argument(
+        "--coordinator-address",
+        default=None,
+        metavar="HOST:PORT",
+        help=f"Multi-host training: address of process 0 (default: ${_ENV_ADDRESS}).",
+    )
+    group.add_argument(
+        "--num-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"Multi-host training: number of processes (default: ${_ENV_PROCESSES}).",
+    )
+    group.add_argument(
+        "--process-id",
+        type=int,
+        default=None,
+        metavar="I",
+        help=f"Multi-host training: this process's index (default: ${_ENV_PROCESS_ID}).",
+    )
+    return parser
+
+
+def configure_distribution(args: argparse.Namespace) -> keras.distribution.DataParallel | None:
+    """Sets up distribution from :func:`add_distribution_arguments`'s options.
+
+    Call it before building the model. With multi-host options (given or in the
+    environment) it first calls :func:`initialize_multi_host`; with
+    ``--data-parallel`` it installs :func:`data_parallel` over ``--devices``.
+
+    Returns:
+        The installed distribution, or None for ordinary single-device training.
+    """
+    multi_host = (
+        args.coordinator_address is not None
+        or args.num_processes is not None
+        or args.process_id is not None
+    )
+    if multi_host and not args.data_parallel:
+        raise ValueError(
+            "The multi-host options (--coordinator-address, --num-processes, --process-id) "
+            "need --data-parallel."
+        )
+    if args.devices is not None and not args.data_parallel:
+        raise ValueError(f"--devices={args.devices} needs --data-parallel.")
+    if not args.data_parallel:
+        return None
+    if multi_host or _ENV_PROCESSES in os.environ:
+        initialize_multi_host(args.coordinator_address, args.num_processes, args.process_id)
+    return data_parallel(args.devices)
+
+
+def describe_distribution(distribution: keras.distribution.Distribution | None = None) -> str:
+    """A one-line description of the installed distribution, for logs."""
+    distribution = distribution or keras.distribution.distribution()
+    if distribution is None:
+        return "single device"
+    devices = list(distribution.device_mesh.devices.flatten())
+    processes = getattr(distribution, "num_processes", 1)
+    return f"{type(distribution).__name__} over {len(devices)} devices in {processes} process(es)"
+
+
+__all__ = [
+    "add_distribution_arguments",
+    "check_global_batch_size",
+    "configure_distribution",
+    "data_parallel",
+    "describe_distribution",
+    "initialize_multi_host",
+]
+
