@@ -120,6 +120,7 @@ class CfCCell(BaseCell):
             bias_constraint=self.bias_constraint,
             seed=seed,
             name="network",
+            dtype=self.dtype_policy,
         )
 
     @property

@@ -166,6 +166,7 @@ class LTCCell(ContinuousTimeCell):
             bias_constraint=self.bias_constraint,
             seed=seed,
             name="network",
+            dtype=self.dtype_policy,
         )
 
     def build_weights(self, input_dim: int) -> None:
