@@ -1,0 +1,111 @@
+"""Half-cheetah kinematics: predict the next 17-dimensional state of a simulated half-cheetah.
+
+Files (folder ``cheetah/``): ``trace_0000.npy`` ... ``trace_0030.npy``, each a
+NumPy array of float64 with shape ``(steps, 17)`` (1000 steps in the original
+traces). Only ``trace_0000`` to ``trace_0024`` are used and required.
+
+Protocol (the original and the corrected protocol are the same):
+
+- the input is a window of 32 states, the target the same window shifted by
+  one step (``x = trace[s : s + 32]``, ``y = trace[s + 1 : s + 33]``), not
+  normalised;
+- windows start every 10 steps (starts ``s < steps - 33``: 97 per 1000-step
+  trace);
+- split by trace, in sorted order: validation traces 0-4, test traces 5-14,
+  training traces 15-24 (25-30 are not used). Windows keep trace and start
+  order.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from liquidtime.data._errors import MalformedDatasetError
+from liquidtime.data._paths import locate_files
+from liquidtime.data._task import MSE, REGRESSION, Task, TaskInfo, build_task, check_protocol
+from liquidtime.data._windows import take_windows, window_starts
+
+STATE_SIZE = 17
+SEQUENCE_LENGTH = 32
+STRIDE = 10
+VALID_TRACES = range(0, 5)
+TEST_TRACES = range(5, 15)
+TRAIN_TRACES = range(15, 25)
+
+INFO = TaskInfo(
+    name="cheetah",
+    title="Half-cheetah kinematic modelling",
+    kind=REGRESSION,
+    metric=MSE,
+    num_classes=None,
+    folder="cheetah",
+    files=tuple(f"trace_{i:04d}.npy" for i in range(25)),
+    source=(
+        "Half-cheetah (MuJoCo HalfCheetah) state traces recorded by Lechner & Hasani and "
+        "published with the LTC paper's experiment code (Hasani, Lechner, Amini, Rus & Grosu, "
+        "'Liquid Time-constant Networks', AAAI 2021); no separate data licence is stated."
+    ),
+    origin=(
+        "the folder experiments_with_ltcs/data/cheetah of the repository "
+        "github.com/raminmh/liquid_time_constant_networks; copy the trace_*.npy files "
+        "into cheetah/."
+    ),
+)
+
+
+def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
+    """Loads the half-cheetah task.
+
+    Args:
+        data_dir: Data root or the ``cheetah`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
+        protocol: ``"corrected"`` or ``"original"`` (identical for this task).
+
+    Returns:
+        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, 32, 17)`` and
+        float32 targets ``(N, 32, 17)``. With 1000-step traces: 970 training,
+        485 validation and 970 test windows.
+
+    Raises:
+        DatasetNotFoundError: If one of ``trace_0000.npy`` ... ``trace_0024.npy``
+            is missing.
+        MalformedDatasetError: If a trace is not a readable ``(steps, 17)``
+            numeric array.
+    """
+    protocol = check_protocol(protocol)
+    paths = locate_files(INFO, data_dir)
+
+    def windows(traces: range) -> tuple[np.ndarray, np.ndarray]:
+        inputs, targets = [], []
+        for index in traces:
+            trace = _read_trace(paths[index])
+            starts = window_starts(len(trace), SEQUENCE_LENGTH + 1, STRIDE)
+            inputs.append(take_windows(trace, starts, SEQUENCE_LENGTH))
+            targets.append(take_windows(trace, starts, SEQUENCE_LENGTH, offset=1))
+        return np.concatenate(inputs), np.concatenate(targets)
+
+    return build_task(
+        INFO,
+        protocol,
+        train=windows(TRAIN_TRACES),
+        valid=windows(VALID_TRACES),
+        test=windows(TEST_TRACES),
+    )
+
+
+def _read_trace(path: Path) -> np.ndarray:
+    try:
+        trace = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise MalformedDatasetError(
+            path, f"expected a .npy array, the file cannot be read ({error})"
+        ) from None
+    if trace.ndim != 2 or trace.shape[1] != STATE_SIZE or not np.issubdtype(trace.dtype, np.number):
+        raise MalformedDatasetError(
+            path,
+            f"expected a numeric array of shape (steps, {STATE_SIZE}), "
+            f"found {trace.dtype} {trace.shape}",
+        )
+    return trace.astype(np.float32)

@@ -1,0 +1,163 @@
+"""Localization data for person activity (UCI 196): activity from four body tags.
+
+File (folder ``person/``): ``ConfLongDemo_JSI.txt``. Each line has 8
+comma-separated fields: recording name (``A01`` ... ``E05``), tag id, timestamp
+(ticks), date string, x, y, z, activity. Lines of one recording are
+consecutive.
+
+Protocol:
+
+- inputs per line (one tag reading): one-hot of the tag id
+  (``010-000-024-033``, ``010-000-030-096``, ``020-000-033-111``,
+  ``020-000-032-221``) followed by x, y, z, not normalised (the original code
+  computed statistics but never applied them);
+- the 11 activities map to 7 classes: lying down / lying 0; sitting down /
+  sitting 1; standing up from lying, from sitting and from sitting on the
+  ground 2; walking 3; falling 4; on all fours 5; sitting on the ground 6;
+- every recording (run of consecutive lines with the same name) is cut into
+  windows of 32 lines with stride 16 (starts ``s < lines - 32``), recordings in
+  file order;
+- windows split at random (permutation seed 27731): 10% validation, 15% test,
+  the rest training.
+
+``protocol="original"`` drops the file's last recording (``E05`` in the UCI
+file), which the original code never appended.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from liquidtime.data._errors import MalformedDatasetError
+from liquidtime.data._parsing import check_field_count, parse_float, read_text
+from liquidtime.data._paths import locate_files
+from liquidtime.data._splits import random_split
+from liquidtime.data._task import (
+    ACCURACY,
+    ORIGINAL,
+    PER_STEP_CLASSIFICATION,
+    Task,
+    TaskInfo,
+    TrainingDefaults,
+    build_task,
+    check_protocol,
+)
+from liquidtime.data._windows import take_windows, window_starts
+
+TAGS = ("010-000-024-033", "010-000-030-096", "020-000-033-111", "020-000-032-221")
+ACTIVITIES = {
+    "lying down": 0,
+    "lying": 0,
+    "sitting down": 1,
+    "sitting": 1,
+    "standing up from lying": 2,
+    "standing up from sitting": 2,
+    "standing up from sitting on the ground": 2,
+    "walking": 3,
+    "falling": 4,
+    "on all fours": 5,
+    "sitting on the ground": 6,
+}
+NUM_FIELDS = 8
+SEQUENCE_LENGTH = 32
+STRIDE = 16
+SPLIT_SEED = 27731
+
+INFO = TaskInfo(
+    name="person",
+    title="Person activity recognition",
+    kind=PER_STEP_CLASSIFICATION,
+    metric=ACCURACY,
+    num_classes=7,
+    folder="person",
+    files=("ConfLongDemo_JSI.txt",),
+    source=(
+        "Kaluza, Mirchevska, Dovgan, Lustrek & Gams, 'An agent-based approach to care in "
+        "independent living', AmI 2010. UCI Machine Learning Repository id 196 ('Localization "
+        "Data for Person Activity'). CC BY 4.0."
+    ),
+    origin=(
+        "https://archive.ics.uci.edu/dataset/196/localization+data+for+person+activity; "
+        "put ConfLongDemo_JSI.txt into person/."
+    ),
+    quirks="the last recording of the file (E05) is not used",
+    defaults=TrainingDefaults(batch_size=64),
+)
+
+
+def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
+    """Loads the person activity task.
+
+    Args:
+        data_dir: Data root or the ``person`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
+        protocol: ``"corrected"`` (default, all recordings) or ``"original"``
+            (without the last recording).
+
+    Returns:
+        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, 32, 7)`` and
+        int32 labels ``(N, 32)`` in ``0..6``.
+
+    Raises:
+        DatasetNotFoundError: If the file is missing.
+        MalformedDatasetError: If the file does not have the format above.
+    """
+    protocol = check_protocol(protocol)
+    (path,) = locate_files(INFO, data_dir)
+    recordings = _read_recordings(path)
+    if protocol == ORIGINAL:
+        if len(recordings) < 2:
+            raise MalformedDatasetError(
+                path, "expected at least two recordings (the original protocol drops the last one)"
+            )
+        recordings = recordings[:-1]
+    windows_x, windows_y = [], []
+    for x, y in recordings:
+        starts = window_starts(len(x), SEQUENCE_LENGTH, STRIDE)
+        windows_x.append(take_windows(x, starts, SEQUENCE_LENGTH))
+        windows_y.append(take_windows(y, starts, SEQUENCE_LENGTH))
+    x, y = np.concatenate(windows_x), np.concatenate(windows_y)
+    train_idx, valid_idx, test_idx = random_split(len(x), SPLIT_SEED)
+    return build_task(
+        INFO,
+        protocol,
+        train=(x[train_idx], y[train_idx]),
+        valid=(x[valid_idx], y[valid_idx]),
+        test=(x[test_idx], y[test_idx]),
+    )
+
+
+def _read_recordings(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Splits the file into runs of consecutive lines with the same recording name."""
+    names, features, labels = [], [], []
+    for line, text in enumerate(read_text(path).split("\n"), start=1):
+        if not text.strip():
+            continue
+        fields = [field.strip() for field in text.split(",")]
+        check_field_count(path, fields, NUM_FIELDS, line)
+        name, tag, activity = fields[0], fields[1], fields[7]
+        if tag not in TAGS:
+            raise MalformedDatasetError(
+                path, f"expected a tag id in {list(TAGS)}, found {tag!r}", line
+            )
+        if activity not in ACTIVITIES:
+            raise MalformedDatasetError(
+                path, f"expected an activity in {sorted(ACTIVITIES)}, found {activity!r}", line
+            )
+        one_hot = [1.0 if tag == known else 0.0 for known in TAGS]
+        position = [
+            parse_float(path, fields[i], line, axis)
+            for i, axis in zip((4, 5, 6), "xyz", strict=True)
+        ]
+        names.append(name)
+        features.append(one_hot + position)
+        labels.append(ACTIVITIES[activity])
+    if not names:
+        raise MalformedDatasetError(path, "expected lines of tag readings, found none")
+    x = np.asarray(features, dtype=np.float32)
+    y = np.asarray(labels, dtype=np.int32)
+    names_array = np.asarray(names)
+    boundaries = np.flatnonzero(names_array[1:] != names_array[:-1]) + 1
+    return list(zip(np.split(x, boundaries), np.split(y, boundaries), strict=True))
