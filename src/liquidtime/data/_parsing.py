@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def check_header(path: Path, fields: Sequence[str], expected: Sequence[str], lin
 
 
 def check_field_count(
-    path: Path, fields: Sequence[str], expected: int, line: int, delimiter: str = ","
+    path: Path, fields: Sequence[str], expected: int, line: int, delimiter: str | None = ","
 ) -> None:
     """Raises :class:`MalformedDatasetError` unless there are ``expected`` fields."""
     if len(fields) != expected:
@@ -159,7 +160,7 @@ def _raise_first_bad_line(
     columns: Sequence[int],
     missing: Sequence[str],
     error: Exception,
-) -> None:
+) -> NoReturn:
     text = read_text(path)
     for number, line in enumerate(text.split("\n"), start=1):
         if number <= skip_rows or not line.strip():

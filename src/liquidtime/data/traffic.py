@@ -9,10 +9,11 @@ kelvin (a few rows are 0 K and are kept as they are), ``date_time`` is
 
 Protocol:
 
-- 7 inputs per hour: holiday flag (1 on a named holiday), ``temp`` minus its
-  mean, ``rain_1h``, ``snow_1h``, ``clouds_all``, weekday (Monday 0 to Sunday
-  6) and ``sin(pi * hour / 24)``; target ``traffic_volume`` z-scored, at every
-  step;
+- 7 inputs per hour: holiday flag (1 where ``holiday`` names a holiday; the
+  UCI file names it only on the midnight row of each holiday, 61 rows),
+  ``temp`` minus its mean, ``rain_1h``, ``snow_1h``, ``clouds_all``, weekday
+  (Monday 0 to Sunday 6) and ``sin(pi * hour / 24)``; target
+  ``traffic_volume`` z-scored, at every step;
 - windows of 32 hours with stride 4 (starts ``s < rows - 32``);
 - windows split at random (permutation seed 23489): 10% validation, 15% test,
   the rest training.
