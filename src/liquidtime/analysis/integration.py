@@ -171,19 +171,22 @@ def _integrate_fixed(system: LinearDecaySystem, times: np.ndarray, solver: str) 
     def field(t: float, state: np.ndarray) -> np.ndarray:
         return system.vector_field(t, state.ravel()).reshape(system.state_shape)
 
-    for i, (t, h) in enumerate(zip(times[:-1], np.diff(times)), start=1):
-        if solver == "euler":
-            x = x + h * field(t, x)
-        elif solver == "rk4":
-            k1 = field(t, x)
-            k2 = field(t + h / 2, x + h / 2 * k1)
-            k3 = field(t + h / 2, x + h / 2 * k2)
-            k4 = field(t + h, x + h * k3)
-            x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        else:
-            decay, drive = system.coefficients(t, x)
-            x = (x + h * drive) / (1 + h * decay)
-        states[i] = x.ravel()
+    # An explicit step beyond its stability limit (h / tau too large) overflows; the
+    # diverged states become inf/nan and are reported as such, without warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, (t, h) in enumerate(zip(times[:-1], np.diff(times)), start=1):
+            if solver == "euler":
+                x = x + h * field(t, x)
+            elif solver == "rk4":
+                k1 = field(t, x)
+                k2 = field(t + h / 2, x + h / 2 * k1)
+                k3 = field(t + h / 2, x + h / 2 * k2)
+                k4 = field(t + h, x + h * k3)
+                x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            else:
+                decay, drive = system.coefficients(t, x)
+                x = (x + h * drive) / (1 + h * decay)
+            states[i] = x.ravel()
     steps = times.size - 1
     return Integration(
         times=times,
