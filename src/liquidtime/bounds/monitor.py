@@ -140,7 +140,10 @@ class BoundsMonitor(keras.callbacks.Callback):
         if model_inputs and any(layer.input is tensor for tensor in model_inputs):
             return self.reference_inputs
         try:
-            extractor = keras.Model(self.model.inputs, layer.input)
+            if not model_inputs:
+                raise ValueError("the model has no symbolic inputs")
+            inputs = model_inputs[0] if len(model_inputs) == 1 else model_inputs
+            extractor = keras.Model(inputs, layer.input)
         except Exception as error:  # noqa: BLE001 - Keras raises several types here
             raise ValueError(
                 f"BoundsMonitor cannot compute the inputs of layer '{layer.name}' from the "
