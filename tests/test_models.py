@@ -1,0 +1,163 @@
+"""The model factory: every name builds a model that compiles, trains, saves and loads."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from liquidtime.cells.ctrnn import CTRNNCell
+from liquidtime.layers import LTC
+from liquidtime.layers.ctgru import CTGRU
+from liquidtime.layers.ctrnn import CTRNN
+from liquidtime.layers.node import NeuralODE
+from liquidtime.models import (
+    MODEL_NAMES,
+    PRESETS,
+    UNAVAILABLE_MODELS,
+    build_model,
+    make_rnn_layer,
+    preset_arguments,
+)
+
+FEATURES, OUTPUTS, UNITS, TIME, BATCH = 3, 2, 8, 5, 4
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    dt = rng.uniform(0.5, 1.5, size=(BATCH, TIME)).astype("float32")
+    labels = rng.integers(0, OUTPUTS, size=(BATCH, TIME))
+    return x, dt, labels
+
+
+def test_names_and_presets():
+    assert set(MODEL_NAMES) >= {"ltc", "ltc-dense", "ltc-ncp", "cfc", "ctrnn", "node", "ctgru", "lstm"}
+    assert PRESETS == ("default", "paper")
+    assert "cfc-ncp" in UNAVAILABLE_MODELS
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_trains_saves_and_loads_with_elapsed_time(name, tmp_path):
+    x, dt, labels = _data()
+    model = build_model(name, FEATURES, OUTPUTS, units=UNITS, irregular=True, preset="paper")
+    model.compile(
+        keras.optimizers.Adam(0.01),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    history = model.fit([x, dt], labels, batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    expected = model.predict([x, dt], verbose=0)
+    assert expected.shape == (BATCH, TIME, OUTPUTS)
+    model.save(tmp_path / "model.keras")
+    restored = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(restored.predict([x, dt], verbose=0), expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["ctrnn", "lstm", "ltc-ncp"])
+def test_last_step_output_and_regular_inputs(name):
+    x, _, _ = _data()
+    model = build_model(name, FEATURES, OUTPUTS, units=UNITS, return_sequences=False)
+    assert len(model.inputs) == 1
+    assert model.predict(x, verbose=0).shape == (BATCH, OUTPUTS)
+
+
+def test_continuous_time_models_use_the_elapsed_time():
+    x, dt, _ = _data(2)
+    for name in ("ctrnn", "ctgru"):
+        model = build_model(name, FEATURES, OUTPUTS, units=UNITS, irregular=True)
+        moved = model.predict([x, dt], verbose=0) - model.predict([x, 2 * dt], verbose=0)
+        assert np.max(np.abs(moved)) > 1e-4, name
+
+
+def test_lstm_receives_the_elapsed_time_as_a_feature():
+    model = build_model("lstm", FEATURES, OUTPUTS, units=UNITS, irregular=True)
+    lstm = model.get_layer("lstm")
+    assert isinstance(lstm, keras.layers.LSTM)
+    assert tuple(lstm.cell.kernel.shape) == (FEATURES + 1, 4 * UNITS)
+
+
+def test_paper_presets_reproduce_the_original_code():
+    ctrnn = make_rnn_layer("ctrnn", UNITS, preset="paper")
+    assert isinstance(ctrnn, CTRNN)
+    cell = ctrnn.cell
+    assert (cell.solver.name, cell.ode_unfolds, cell.time_scale) == ("euler", 6, 0.6)
+    assert not cell.learn_tau and not cell.tau_scales_drive and not cell.use_gain
+    assert cell.time_scale * 1.0 / cell.ode_unfolds == pytest.approx(0.1)  # h = 0.1 at dt = 1
+
+    node = make_rnn_layer("node", UNITS, preset="paper", clip_state=10.0)
+    assert isinstance(node, NeuralODE)
+    assert (node.cell.solver.name, node.cell.ode_unfolds, node.cell.time_scale) == ("rk4", 6, 0.6)
+    assert node.cell.clip_state == 10.0
+
+    ctgru = make_rnn_layer("ctgru", UNITS, preset="paper")
+    assert isinstance(ctgru, CTGRU)
+    assert ctgru.cell.num_traces == 8 and ctgru.cell.original_decay and ctgru.cell.per_trace_scales
+
+    ltc = make_rnn_layer("ltc", UNITS, preset="paper")
+    assert isinstance(ltc, LTC) and type(ltc.cell).__name__ == "SynapticLTCCell"
+    config = ltc.cell.get_config()
+    assert config["solver"]["class_name"] == "FusedSolver" and config["ode_unfolds"] == 6
+    assert config["input_mapping"] == "affine" and config["positivity"] == "clip"
+    assert ltc.cell.output_size == UNITS
+
+    lstm = make_rnn_layer("lstm", 32, preset="paper")
+    assert isinstance(lstm, keras.layers.LSTM) and lstm.units == 32
+
+
+def test_default_presets_are_the_layer_defaults():
+    for name in MODEL_NAMES:
+        assert preset_arguments(name, UNITS, "default") == {}
+    ctrnn = make_rnn_layer("ctrnn", UNITS)
+    assert ctrnn.cell.learn_tau and ctrnn.cell.time_scale == 1.0
+    ctgru = make_rnn_layer("ctgru", UNITS)
+    assert not ctgru.cell.original_decay
+
+
+def test_paper_initializers_use_the_joint_glorot_range():
+    model = build_model("ctrnn", FEATURES, OUTPUTS, units=UNITS, preset="paper")
+    network = model.get_layer("ctrnn").cell.network
+    limit = math.sqrt(6.0 / (FEATURES + 2 * UNITS))
+    for kernel in (network.input_kernel, network.state_kernel):
+        values = keras.ops.convert_to_numpy(kernel)
+        assert np.max(np.abs(values)) <= limit
+        assert np.max(np.abs(values)) > 0.5 * limit
+
+
+def test_liquid_neuron_name_is_the_seed_configuration():
+    layer = make_rnn_layer("liquid-neuron", UNITS)
+    assert isinstance(layer.cell, CTRNNCell)
+    assert layer.cell.use_gain and layer.cell.tau_scales_drive and layer.cell.ode_unfolds == 1
+
+
+def test_wired_models():
+    model = build_model("ltc-ncp", FEATURES, OUTPUTS, units=UNITS, wiring_seed=3)
+    layer = model.get_layer("ltc_ncp")
+    assert layer.cell.wiring.output_dim == OUTPUTS
+    assert not any(isinstance(l, keras.layers.Dense) for l in model.layers)
+    fully_connected = make_rnn_layer("ltc", UNITS, wiring_seed=3)
+    assert type(fully_connected.cell.wiring).__name__ == "FullyConnected"
+    assert fully_connected.cell.wiring.seed == 3
+
+
+def test_overrides_replace_preset_arguments():
+    layer = make_rnn_layer("ctrnn", UNITS, preset="paper", ode_unfolds=12, name="custom")
+    assert layer.cell.ode_unfolds == 12 and layer.name == "custom"
+    assert layer.cell.time_scale == 0.6
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"`name`, expected one of \['ltc'"):
+        make_rnn_layer("gru")
+    with pytest.raises(ValueError, match="`preset`"):
+        build_model("ctrnn", FEATURES, OUTPUTS, preset="original")
+    with pytest.raises(NotImplementedError, match="cfc-ncp"):
+        build_model("cfc-ncp", FEATURES, OUTPUTS)
+    with pytest.raises(ValueError, match="needs `output_size`"):
+        make_rnn_layer("ltc-ncp", UNITS)
+    with pytest.raises(ValueError, match="has no wiring"):
+        make_rnn_layer("ctgru", UNITS, sparsity_level=0.5)
+    with pytest.raises(ValueError, match="`time_scale`"):
+        make_rnn_layer("node", UNITS, time_scale=-1.0)
