@@ -431,3 +431,105 @@ def test_monitor_argument_errors():
         monitor.check()
     with pytest.raises(ValueError, match="no recorded epoch"):
         monitor.plot("unused.png")
+
+
+# --------------------------------------------------------------------------- synaptic form
+
+
+def built_synaptic(solver="fused", ode_unfolds=3, seed=0, epsilon=1e-8):
+    synaptic = pytest.importorskip("liquidtime.cells.synaptic_ltc")
+    from liquidtime.layers import ContinuousTimeRNN
+    from liquidtime.wirings import Random
+
+    cell = synaptic.SynapticLTCCell(
+        Random(N, output_dim=2, sparsity_level=0.5, seed=5),
+        solver=solver,
+        ode_unfolds=ode_unfolds,
+        epsilon=epsilon,
+    )
+    layer = ContinuousTimeRNN(cell, return_sequences=True, name="synaptic")
+    layer(np.zeros((2, 3, M), dtype="float32"))
+    rng = np.random.default_rng(seed)
+    for variable in cell.weights:
+        variable.assign(rng.normal(scale=0.8, size=variable.shape))
+    return layer
+
+
+def numpy_synaptic_trajectory(cell, inputs, dt):
+    """Independent reference of the conductance-based LTC (fused steps) and tau_sys = cm / conductance."""
+    g = lambda name: to_numpy(getattr(cell, name))  # noqa: E731
+    mask = np.abs(cell.built_wiring.adjacency_matrix)
+    sensory_mask = np.abs(cell.built_wiring.sensory_adjacency_matrix)
+    gleak, cm = softplus(g("gleak")), softplus(g("cm"))
+    w, sw = softplus(g("w")) * mask, softplus(g("sensory_w")) * sensory_mask
+    v = np.zeros((inputs.shape[0], cell.units))
+    states, tau_sys = [], []
+    for t in range(inputs.shape[1]):
+        u = inputs[:, t] * g("input_w") + g("input_b")
+        ss = sigmoid(g("sensory_sigma") * (u[:, :, None] - g("sensory_mu")))  # (B, M, N)
+        a_in = np.sum(sw * ss, axis=1)
+        b_in = np.sum(sw * ss * g("sensory_erev"), axis=1)
+
+        def conductance_and_current(v):
+            s = sigmoid(g("sigma") * (v[:, :, None] - g("mu")))  # (B, N_pre, N_post)
+            conductance = gleak + cell.epsilon + a_in + np.sum(w * s, axis=1)
+            current = gleak * g("vleak") + b_in + np.sum(w * s * g("erev"), axis=1)
+            return conductance, current
+
+        tau_sys.append(cm / conductance_and_current(v)[0])
+        h = dt[:, t : t + 1] / cell.ode_unfolds
+        for _ in range(cell.ode_unfolds):
+            conductance, current = conductance_and_current(v)
+            v = (cm * v + h * current) / (cm + h * conductance)
+        states.append(v)
+    return np.stack(states, 1), np.stack(tau_sys, 1)
+
+
+@pytest.mark.backends
+def test_synaptic_theorem_bounds_match_formulas():
+    layer = built_synaptic(epsilon=0.0)
+    cell = layer.cell
+    bounds = theorem_bounds(layer)
+    g = lambda name: to_numpy(getattr(cell, name))  # noqa: E731
+    mask = np.abs(cell.built_wiring.adjacency_matrix) > 0
+    sensory_mask = np.abs(cell.built_wiring.sensory_adjacency_matrix) > 0
+    gleak, cm = softplus(g("gleak")), softplus(g("cm"))
+    total = (softplus(g("w")) * mask).sum(0) + (softplus(g("sensory_w")) * sensory_mask).sum(0)
+    assert bounds.form == "synaptic" and bounds.holds
+    np.testing.assert_allclose(bounds.tau_sys_high, cm / gleak, rtol=1e-6)
+    np.testing.assert_allclose(bounds.tau_sys_low, cm / (gleak + total), rtol=1e-6)
+    for i in range(N):
+        reversals = [g("vleak")[i], *g("erev")[mask[:, i], i], *g("sensory_erev")[sensory_mask[:, i], i]]
+        assert bounds.state_low[i] == pytest.approx(min(reversals))
+        assert bounds.state_high[i] == pytest.approx(max(reversals))
+    # epsilon > 0 is a leak towards 0: 0 joins the reversal potentials.
+    with_epsilon = theorem_bounds(built_synaptic(epsilon=1e-3))
+    assert np.all(with_epsilon.state_low <= 0.0) and np.all(with_epsilon.state_high >= 0.0)
+
+
+@pytest.mark.backends
+def test_synaptic_liquid_time_constants_match_numpy_reference():
+    layer = built_synaptic()
+    rng = np.random.default_rng(9)
+    inputs = rng.normal(size=(B, T, M)).astype("float32")
+    dt = rng.uniform(0.1, 1.0, size=(B, T)).astype("float32")
+    states, tau_sys = state_and_time_constants(layer, inputs, elapsed_time=dt)
+    ref_states, ref_tau = numpy_synaptic_trajectory(layer.cell, inputs.astype(np.float64), dt.astype(np.float64))
+    np.testing.assert_allclose(to_numpy(states), ref_states, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(tau_sys), ref_tau, rtol=1e-4, atol=1e-6)
+    result = check_bounds(layer, inputs * 1e5, elapsed_time=1e3)
+    assert result.ok, result.format()
+
+
+def test_synaptic_euler_with_a_large_step_is_reported_by_the_monitor():
+    layer = built_synaptic(solver="euler", ode_unfolds=1)
+    largest = max_guaranteed_elapsed_time(layer)
+    assert largest == pytest.approx(np.min(theorem_bounds(layer).tau_sys_low))
+    inputs = keras.Input((T, M))
+    model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)[:, -1]))
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    x = np.random.default_rng(10).normal(size=(4, T, M)).astype("float32")
+    monitor = BoundsMonitor(x, elapsed_time=30.0 * largest)
+    with pytest.warns(BoundsViolationWarning, match="synaptic.*Theorem 2.*exceeds"):
+        model.fit(x, np.zeros((4, 1), "float32"), epochs=1, verbose=0, callbacks=[monitor])
+    assert check_bounds(built_synaptic(), x, elapsed_time=30.0 * largest).ok

@@ -153,3 +153,68 @@ def test_euler_dense_ltc_stays_within_theorems_below_its_guaranteed_step(
     assert largest == pytest.approx(ode_unfolds * np.min(bounds.tau_sys_low))
     states, tau_sys = run(inputs, fraction * largest, initial_state)
     _assert_within_theorems(bounds, states, tau_sys)
+
+
+# --------------------------------------------------------------------------- synaptic form
+
+_SYNAPTIC_POSITIVE = ("gleak", "cm", "w", "sensory_w")
+synaptic_weights_strategy = st.fixed_dictionaries(
+    {
+        "gleak": _array((UNITS,), _log_uniform(1e-3, 1e3)),
+        "cm": _array((UNITS,), _log_uniform(1e-3, 1e3)),
+        "w": _array((UNITS, UNITS), _log_uniform(1e-3, 1e3)),
+        "sensory_w": _array((FEATURES, UNITS), _log_uniform(1e-3, 1e3)),
+        "vleak": _array((UNITS,), _floats(-10.0, 10.0)),
+        "erev": _array((UNITS, UNITS), _floats(-10.0, 10.0)),
+        "sensory_erev": _array((FEATURES, UNITS), _floats(-10.0, 10.0)),
+        "sigma": _array((UNITS, UNITS), _floats(-20.0, 20.0)),
+        "mu": _array((UNITS, UNITS), _floats(-20.0, 20.0)),
+        "sensory_sigma": _array((FEATURES, UNITS), _floats(-20.0, 20.0)),
+        "sensory_mu": _array((FEATURES, UNITS), _floats(-20.0, 20.0)),
+        "input_w": _array((FEATURES,), _floats(-10.0, 10.0)),
+        "input_b": _array((FEATURES,), _floats(-10.0, 10.0)),
+        "initial_fraction": _array((BATCH, UNITS), _floats(0.0, 1.0)),
+    }
+)
+
+
+@functools.cache
+def _synaptic_runner(solver: str, ode_unfolds: int):
+    synaptic = pytest.importorskip("liquidtime.cells.synaptic_ltc")
+    from liquidtime.layers import ContinuousTimeRNN
+    from liquidtime.wirings import Random
+
+    # A sparse wiring: unconnected synapses' erev must not widen (or break) the envelope.
+    wiring = Random(UNITS, sparsity_level=0.5, seed=3)
+    cell = synaptic.SynapticLTCCell(wiring, solver=solver, ode_unfolds=ode_unfolds)
+    layer = ContinuousTimeRNN(cell, return_sequences=True)
+    layer(np.zeros((BATCH, TIME, FEATURES), dtype="float32"))
+    return layer, _compile(layer)
+
+
+def _set_synaptic_weights(cell, weights) -> np.ndarray:
+    """Assigns the drawn weights; returns an initial state inside the envelope."""
+    for name, value in weights.items():
+        if name == "initial_fraction":
+            continue
+        variable = getattr(cell, name)
+        variable.assign(_softplus_inverse(value) if name in _SYNAPTIC_POSITIVE else value)
+    bounds = theorem_bounds(cell)
+    fraction = weights["initial_fraction"]
+    return (bounds.state_low + fraction * (bounds.state_high - bounds.state_low)).astype("float32")
+
+
+@PROPERTY_SETTINGS
+@given(
+    weights=synaptic_weights_strategy,
+    inputs=inputs_strategy,
+    elapsed_time=elapsed_strategy,
+    ode_unfolds=st.sampled_from([1, 6]),
+)
+def test_fused_synaptic_ltc_stays_within_theorems(weights, inputs, elapsed_time, ode_unfolds):
+    layer, run = _synaptic_runner("fused", ode_unfolds)
+    initial_state = _set_synaptic_weights(layer.cell, weights)
+    bounds = theorem_bounds(layer)
+    assert bounds.holds
+    states, tau_sys = run(inputs, elapsed_time, initial_state)
+    _assert_within_theorems(bounds, states, tau_sys)

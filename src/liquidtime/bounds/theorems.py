@@ -30,8 +30,20 @@ argument of f (input, recurrent state, optional backbone) does not matter, only
 the range of f. The dense cell has one ``A_i`` per neuron, so the paper's
 ``A_i^min = A_i^max = A_i``.
 
-Synaptic form (``SynapticLTCCell``; Lechner et al. 2020, ncps): see
-:func:`_synaptic_bounds`.
+Synaptic form (``SynapticLTCCell``; Lechner et al. 2020, ncps)::
+
+    cm_i dv_i/dt = gleak_i (vleak_i - v_i) + epsilon (0 - v_i)
+                 + sum_j w_ji s_ji (erev_ji - v_i) + sum_k sw_ki ss_ki (serev_ki - v_i)
+
+    a_i = (gleak_i + epsilon + sum_j w_ji s_ji + sum_k sw_ki ss_ki) / cm_i,  s in [0, 1]
+      =>  cm_i / (gleak_i + epsilon + sum_j w_ji + sum_k sw_ki) <= tau_sys_i
+                                               <= cm_i / (gleak_i + epsilon)   (Thm 1)
+    b_i / a_i = conductance-weighted average of vleak_i, 0 (if epsilon > 0), and the
+                erev_ji / serev_ki of the synapses connected to neuron i
+      =>  min(E_i) <= v_i <= max(E_i),   E_i = those reversal potentials      (Thm 2)
+
+(sums over the wiring's connected synapses only). ``vleak`` plays the role of
+the dense form's 0 and the synapses' ``erev`` that of ``A``.
 
 Assumptions, checked where possible and reported in ``TheoremBounds.violated``:
 f bounded and non-negative (the activation's range), tau / cm / gleak > 0
@@ -52,6 +64,7 @@ from keras import ops
 from liquidtime.activations import serialize_activation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.ltc import LTCCell
+from liquidtime.cells.parameters import positive_value
 from liquidtime.layers.base import ContinuousTimeRNN
 
 ACTIVATION_RANGES: dict[str, tuple[float, float]] = {
@@ -198,6 +211,67 @@ def _dense_bounds(cell: LTCCell, f_range: tuple[float, float]) -> TheoremBounds:
     )
 
 
+def _synaptic_bounds(cell: Any) -> TheoremBounds:
+    """Theorems 1-2 for the synaptic (conductance-based) LTC.
+
+    With ``s = sigmoid(...) in [0, 1]`` for every synapse (recurrent ``s_ji`` and
+    sensory ``ss_ki``, whatever the inputs), connected synapses only (``w``,
+    ``sw`` masked by the wiring), and ``epsilon >= 0`` the cell's extra leak towards 0:
+
+        cm_i dv_i/dt = gleak_i (vleak_i - v_i) + epsilon (0 - v_i)
+                     + sum_j w_ji s_ji (erev_ji - v_i) + sum_k sw_ki ss_ki (serev_ki - v_i)
+
+    Decay-drive form: ``a_i = (gleak_i + epsilon + sum_j w_ji s_ji + sum_k sw_ki ss_ki) / cm_i``
+    and ``b_i / a_i`` is the average of ``vleak_i``, 0, ``erev_ji`` and ``serev_ki``
+    weighted by the non-negative conductances ``gleak_i``, ``epsilon``,
+    ``w_ji s_ji`` and ``sw_ki ss_ki``. Hence
+
+    * Theorem 1: ``a_i`` is smallest with every synapse closed (``s = 0``) and largest
+      with every synapse fully open (``s = 1``):
+
+          cm_i / (gleak_i + epsilon + sum_j w_ji + sum_k sw_ki) <= tau_sys_i
+                                                   <= cm_i / (gleak_i + epsilon);
+
+    * Theorem 2: a weighted average lies in the hull of its values, so with
+      ``E_i = {vleak_i} U {erev_ji: j -> i connected} U {serev_ki: k -> i connected}``
+      (and 0 when ``epsilon > 0``):
+
+          min(E_i) <= v_i <= max(E_i).
+
+    This is the paper's ``min(0, A_min) <= x <= max(0, A_max)`` with the leak
+    reversal ``vleak`` in the role of 0 and the synapses' ``erev`` in that of A.
+    """
+    mask = np.abs(np.asarray(cell.built_wiring.adjacency_matrix, dtype=np.float64))
+    sensory_mask = np.abs(np.asarray(cell.built_wiring.sensory_adjacency_matrix, dtype=np.float64))
+    positive = lambda variable: _numpy(positive_value(variable, cell.positivity))  # noqa: E731
+    gleak, cm = positive(cell.gleak), positive(cell.cm)
+    total_w = np.sum(positive(cell.w) * mask, axis=0) + np.sum(
+        positive(cell.sensory_w) * sensory_mask, axis=0
+    )
+    leak = gleak + cell.epsilon
+    vleak = _numpy(cell.vleak)
+    erev = np.where(mask > 0, _numpy(cell.erev), np.nan)
+    sensory_erev = np.where(sensory_mask > 0, _numpy(cell.sensory_erev), np.nan)
+    reversals = np.concatenate([vleak[None, :], erev, sensory_erev], axis=0)
+    if cell.epsilon > 0:
+        reversals = np.concatenate([reversals, np.zeros((1, cell.units))], axis=0)
+    return TheoremBounds(
+        form="synaptic",
+        tau_sys_low=cm / (leak + total_w),
+        tau_sys_high=cm / leak,
+        state_low=np.nanmin(reversals, axis=0),
+        state_high=np.nanmax(reversals, axis=0),
+    )
+
+
+def _synaptic_cell_class() -> type | None:
+    try:
+        from liquidtime.cells.synaptic_ltc import SynapticLTCCell
+    except ImportError:
+        return None
+    return SynapticLTCCell
+
+
 def theorem_bounds(
     cell_or_layer: Any, activation_range: tuple[float, float] | None = None
 ) -> TheoremBounds:
@@ -219,6 +293,9 @@ def theorem_bounds(
     cell = _as_cell(cell_or_layer)
     if isinstance(cell, LTCCell):
         return _dense_bounds(cell, _resolve_activation_range(cell, activation_range))
+    synaptic = _synaptic_cell_class()
+    if synaptic is not None and isinstance(cell, synaptic):
+        return _synaptic_bounds(cell)
     raise ValueError(
         "Received an invalid value for argument `cell_or_layer`: the LTC theorems are "
         f"implemented for LTCCell and SynapticLTCCell, got {type(cell).__name__}."
