@@ -41,7 +41,7 @@ def plot_length_boxes(result: SweepResult, path: str | Path) -> Path:
         The path.
     """
     with_bounds = result.kind in _BOUND_SWEEPS
-    figure = Figure(figsize=(11 if with_bounds else 7, 4.2), layout="constrained")
+    figure = Figure(figsize=(11 if with_bounds else 7, 4.2), layout="tight")
     axes = figure.subplots(1, 2 if with_bounds else 1, squeeze=False)[0]
     models = list(result.points[0].results)
     labels = [str(point.value) for point in result.points]
@@ -128,7 +128,7 @@ def plot_latent_trajectories(result: SweepResult, path: str | Path, draw: int = 
     """
     models = list(result.points[0].results)
     figure = Figure(
-        figsize=(1.9 * len(result.points) + 0.6, 1.9 * len(models) + 0.4), layout="constrained"
+        figsize=(1.9 * len(result.points) + 0.6, 1.9 * len(models) + 0.4), layout="tight"
     )
     axes = figure.subplots(len(models), len(result.points), squeeze=False)
     for row, model in enumerate(models):

@@ -140,13 +140,19 @@ def principal_components(
     finite = np.isfinite(trajectory).all(axis=(-2, -1))
     centred = np.where(finite[..., None, None], trajectory, 0.0)
     centred = centred - centred.mean(axis=-2, keepdims=True)
+    # Work on trajectories scaled to a maximum of 1, so that huge (nearly diverged)
+    # states do not overflow the Gram matrix; the scale is restored on the scores.
+    scale = np.abs(centred).max(axis=(-2, -1), keepdims=True)
+    scale = np.where(scale > 0, scale, 1.0)
+    centred = centred / scale
     power, axes = np.linalg.eigh(np.swapaxes(centred, -1, -2) @ centred)
     c = min(num_components, power.shape[-1])
     # eigh sorts ascending: take the last c, largest first.
     power = np.clip(power, 0.0, None)
     loadings = axes[..., :, ::-1][..., :, :c]
     pivot = np.take_along_axis(loadings, np.abs(loadings).argmax(axis=-2)[..., None, :], axis=-2)
-    scores = centred @ (loadings * np.where(pivot < 0, -1.0, 1.0))
+    with np.errstate(over="ignore"):
+        scores = (centred @ (loadings * np.where(pivot < 0, -1.0, 1.0))) * scale
     if c < num_components:
         pad = [(0, 0)] * (scores.ndim - 1) + [(0, num_components - c)]
         scores = np.pad(scores, pad)
@@ -172,7 +178,9 @@ def latent_trajectory(
     Returns:
         ``(lengths, latent, explained)`` with shapes ``(...)``, ``(..., time, 2)`` and
         ``(...)``: the arc lengths, the projected curves and the fraction of variance
-        explained by the two components (NaN for trajectories with non-finite values).
+        explained by the two components. Trajectories with non-finite values get NaN;
+        finite but huge ones (a diverging solve) may get an infinite length.
     """
     latent, explained = principal_components(trajectory, num_components=2)
-    return arc_length(latent), latent, explained
+    with np.errstate(over="ignore", invalid="ignore"):
+        return arc_length(latent), latent, explained
