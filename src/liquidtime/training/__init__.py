@@ -19,6 +19,7 @@ from liquidtime.training.distributed import (
     data_parallel,
     describe_distribution,
     initialize_multi_host,
+    process_shard,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "data_parallel",
     "describe_distribution",
     "initialize_multi_host",
+    "process_shard",
     "recurrent_layers",
     "train_chunked",
 ]

@@ -154,6 +154,32 @@ class ChunkedSequence(keras.utils.PyDataset):
         self.recordings, self.steps = recordings, steps
         self.chunks_per_group = math.ceil(steps / self.chunk_length)
 
+    def as_tf_dataset(self) -> Any:
+        """This iterator as a ``tf.data.Dataset`` whose time axis has no fixed length.
+
+        Keras infers a ``PyDataset``'s signature on TensorFlow from its first batches,
+        which would fix the time axis at ``chunk_length`` and reject a shorter last
+        chunk; this signature leaves it open.
+        """
+        import tensorflow as tf
+
+        def spec(array, timed=True):
+            shape = list(np.shape(array))
+            if timed:
+                shape[1] = None
+            return tf.TensorSpec(shape, tf.as_dtype(np.asarray(array).dtype))
+
+        first = self[0]
+        (inputs, reset), rest = first[0], first[1:]
+        signature = (
+            (keras.tree.map_structure(spec, inputs), spec(reset, timed=False)),
+            *(keras.tree.map_structure(spec, part) for part in rest),
+        )
+        dataset = tf.data.Dataset.from_generator(
+            lambda: (self[i] for i in range(len(self))), output_signature=signature
+        )
+        return dataset.apply(tf.data.experimental.assert_cardinality(len(self)))
+
     def __len__(self) -> int:
         return (self.recordings // self.batch_size) * self.chunks_per_group
 
@@ -315,6 +341,8 @@ class ChunkedTrainer:
         """
         validation.positive_int("epochs", epochs)
         data = self.chunks(x, y, sample_weight)
+        if keras.backend.backend() == "tensorflow":
+            data = data.as_tf_dataset()
         with self._carrying_states():
             return self._carrier.fit(
                 data, epochs=epochs, verbose=verbose, callbacks=callbacks, shuffle=False

@@ -25,8 +25,10 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import keras
+import numpy as np
 
 from liquidtime.cells import validation
 
@@ -47,7 +49,9 @@ def _require_jax(what: str) -> None:
 
 
 def data_parallel(
-    devices: int | Sequence[str] | None = None, set_global: bool = True
+    devices: int | Sequence[str] | None = None,
+    set_global: bool = True,
+    auto_shard_dataset: bool = True,
 ) -> keras.distribution.DataParallel:
     """A ``keras.distribution.DataParallel`` over the given devices.
 
@@ -60,7 +64,10 @@ def data_parallel(
 
     In a multi-host run (after :func:`initialize_multi_host`) the devices are the
     global ones, and each process feeds its own part of every global batch
-    (``global_batch / num_processes`` examples).
+    (``global_batch / num_processes`` examples): either a ``tf.data.Dataset`` that
+    Keras shards per process (``auto_shard_dataset=True``), or NumPy arrays / a
+    ``PyDataset`` already split per process (:func:`process_shard`) with
+    ``auto_shard_dataset=False``.
 
     Args:
         devices: None for every available device (``keras.distribution.list_devices()``),
@@ -69,6 +76,8 @@ def data_parallel(
         set_global: Install the distribution with ``keras.distribution.set_distribution``
             (default). Create models *after* this call, so that their variables are
             placed by the distribution.
+        auto_shard_dataset: Let Keras split a ``tf.data.Dataset`` between processes
+            (multi-host only). Set False when every process already feeds its own shard.
 
     Returns:
         The ``DataParallel`` distribution.
@@ -98,7 +107,9 @@ def data_parallel(
             "Received an invalid value for argument `devices`, expected None, a positive "
             f"integer or a non-empty list of device names, got {devices!r}."
         )
-    distribution = keras.distribution.DataParallel(devices=chosen)
+    distribution = keras.distribution.DataParallel(
+        devices=chosen, auto_shard_dataset=auto_shard_dataset
+    )
     if set_global:
         keras.distribution.set_distribution(distribution)
     return distribution
@@ -129,6 +140,59 @@ def check_global_batch_size(
             f"every batch), got {batch_size}."
         )
     return batch_size // replicas
+
+
+def process_shard(*arrays: Any, batch_size: int) -> tuple[Any, ...] | Any:
+    """This process's share of every global batch, for multi-host data-parallel training.
+
+    With ``P`` processes (``jax.process_count()``), process ``p`` takes, from every
+    consecutive global batch of ``batch_size`` rows, the ``p``-th of ``P`` equal
+    blocks. Fed to ``fit`` with ``batch_size // P`` and ``shuffle=False``, the
+    cluster then trains on exactly the global batches a single process would see
+    with ``batch_size`` (with shuffling, each process shuffles its own rows). Rows of
+    a last, partial batch that do not split into ``P`` equal blocks are dropped.
+    With one process the arrays are returned unchanged. Use it under
+    ``data_parallel(auto_shard_dataset=False)``.
+
+    Args:
+        *arrays: Arrays (or nested lists/dicts of arrays) with the examples on axis 0.
+        batch_size: The global batch size, a multiple of the number of processes.
+
+    Returns:
+        The shards, one per argument (a single value for a single argument).
+    """
+    _require_jax("process_shard()")
+    import jax
+
+    processes, index = jax.process_count(), jax.process_index()
+    validation.positive_int("batch_size", batch_size)
+    if batch_size % processes:
+        raise ValueError(
+            "Received an invalid value for argument `batch_size`, expected a multiple of "
+            f"the {processes} processes, got {batch_size}."
+        )
+    flat = [a for array in arrays for a in keras.tree.flatten(array)]
+    counts = {int(a.shape[0]) for a in flat}
+    if len(counts) != 1:
+        raise ValueError(
+            "Received an invalid value for argument `arrays`: every array must have the "
+            f"same number of examples on axis 0, got {sorted(counts)}."
+        )
+    rows = counts.pop()
+    selected = []
+    for start in range(0, rows, batch_size):
+        share = (min(batch_size, rows - start)) // processes
+        selected.extend(range(start + index * share, start + (index + 1) * share))
+    if not selected:
+        raise ValueError(
+            f"Received an invalid value for argument `arrays`: {rows} examples cannot be "
+            f"split between {processes} processes."
+        )
+    rows_of_process = np.asarray(selected)
+    shards = tuple(
+        keras.tree.map_structure(lambda a: a[rows_of_process], array) for array in arrays
+    )
+    return shards[0] if len(shards) == 1 else shards
 
 
 def initialize_multi_host(
@@ -230,9 +294,12 @@ def add_distribution_arguments(parser: argparse.ArgumentParser) -> argparse.Argu
 def configure_distribution(args: argparse.Namespace) -> keras.distribution.DataParallel | None:
     """Sets up distribution from :func:`add_distribution_arguments`'s options.
 
-    Call it before building the model. With multi-host options (given or in the
-    environment) it first calls :func:`initialize_multi_host`; with
-    ``--data-parallel`` it installs :func:`data_parallel` over ``--devices``.
+    Call it before building the model. With ``--data-parallel`` it installs
+    :func:`data_parallel` over ``--devices``; with multi-host options (given, or
+    ``KERAS_DISTRIBUTION_NUM_PROCESSES`` in the environment) it first calls
+    :func:`initialize_multi_host`, and every process must then feed its own
+    shard of the data (``process_shard(x, y, batch_size=global_batch)``) with
+    batch size ``global_batch / num_processes``.
 
     Returns:
         The installed distribution, or None for ordinary single-device training.
@@ -253,6 +320,8 @@ def configure_distribution(args: argparse.Namespace) -> keras.distribution.DataP
         return None
     if multi_host or _ENV_PROCESSES in os.environ:
         initialize_multi_host(args.coordinator_address, args.num_processes, args.process_id)
+        # Each process then feeds its own shard (process_shard) of NumPy data.
+        return data_parallel(args.devices, auto_shard_dataset=False)
     return data_parallel(args.devices)
 
 
@@ -273,5 +342,6 @@ __all__ = [
     "data_parallel",
     "describe_distribution",
     "initialize_multi_host",
+    "process_shard",
 ]
 
