@@ -25,8 +25,8 @@ class BoundsCheck:
         finite: Per neuron, True if every observed state and ``tau_sys`` was finite.
         state_inside: Per neuron, True if the observed states stayed in the envelope.
         tau_sys_inside: Per neuron, True if the observed ``tau_sys`` stayed in Theorem 1's range.
-        initial_state_inside: True if the initial state was inside the envelope (an
-            assumption of Theorem 2).
+        initial_state_inside: True if the initial state (zeros by default) was inside
+            the envelope (an assumption of Theorem 2).
         guaranteed_elapsed_time: :func:`~liquidtime.bounds.max_guaranteed_elapsed_time`
             of the cell (inf for the fused solver, None if no guarantee is known).
         max_elapsed_time: The largest elapsed time of the run.
@@ -176,10 +176,10 @@ def check_bounds(
     flat_tau = tau_sys.reshape(-1, bounds.units)
     cell = getattr(layer, "cell", layer)
     if initial_state is None:
-        initial_inside = True
+        initial = np.zeros((1, bounds.units))  # the layers' default initial state
     else:
         initial = np.asarray(ops.convert_to_numpy(initial_state), dtype=np.float64)
-        initial_inside = bool(np.all(bounds.contains_state(initial, tolerance)))
+    initial_inside = bool(np.all(bounds.contains_state(initial, tolerance)))
     return BoundsCheck(
         name=layer.name,
         bounds=bounds,
