@@ -45,8 +45,15 @@ if keras.backend.backend() == "jax":
 
 @pytest.fixture
 def float64():
-    """Runs a test with Keras's floatx set to float64 (some Keras ops follow floatx)."""
-    previous = keras.config.floatx()
+    """Runs a test with Keras's floatx and global dtype policy set to float64.
+
+    Both are needed: some Keras ops follow floatx, and layers follow the global dtype
+    policy, which Keras caches the first time a layer is created.
+    """
+    previous_floatx = keras.config.floatx()
+    previous_policy = keras.config.dtype_policy()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     yield
-    keras.config.set_floatx(previous)
+    keras.config.set_floatx(previous_floatx)
+    keras.config.set_dtype_policy(previous_policy)
