@@ -199,7 +199,7 @@ def test_ctrnn_matches_numpy(case):
 def test_ctrnn_paper_preset_takes_six_steps_of_one_tenth():
     """time_scale=0.6 with 6 unfolds: h = 0.1 per Euler step when dt = 1 (the original code)."""
     x, _ = _data()
-    w = _network_weights(_rng(2), tau=False)
+    w = {**_network_weights(_rng(2), tau=False), "tau": np.ones(UNITS)}
     layer = _build(CTRNN(UNITS, learn_tau=False, time_scale=0.6, return_sequences=True))
     _set_network_weights(layer.cell, w)
     state, expected = np.zeros((BATCH, UNITS)), []

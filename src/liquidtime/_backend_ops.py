@@ -4,6 +4,10 @@
 float32 on JAX; this version keeps the input's dtype on every backend, so float64
 models (and float64 gradient checks) stay float64.
 
+``matmul``: for the same reason ``keras.ops.matmul`` on PyTorch computes a float64
+product in float32 and casts the result back to float64 (errors of ~1e-8); this
+version multiplies two tensors of one floating dtype in that dtype.
+
 ``scan``: ``keras.ops.scan`` would do, except that its TensorFlow version requires the
 per-step outputs to have the structure of the carry (so it stores the whole
 carry at every step), and its PyTorch version stacks zero placeholders when the
@@ -26,6 +30,18 @@ def tanh(x: Any) -> Any:
 
         return jnp.tanh(x)
     return keras.ops.tanh(x)
+
+
+def matmul(x1: Any, x2: Any) -> Any:
+    """Matrix product that keeps float64 precision on every backend."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        x1 = keras.ops.convert_to_tensor(x1)
+        x2 = keras.ops.convert_to_tensor(x2)
+        if x1.dtype == x2.dtype and x1.dtype.is_floating_point:
+            return torch.matmul(x1, x2)
+    return keras.ops.matmul(x1, x2)
 
 
 def scan(step: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, unroll: int | bool = 1):

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from liquidtime._backend_ops import tanh
+from liquidtime._backend_ops import matmul, tanh
 from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
 
@@ -186,7 +186,7 @@ class CTGRUCell(BaseCell):
     def project_inputs(self, inputs: Any) -> Any:
         """``I [W_R, W_S, W_Q] + [c_R, c_S, c_Q]`` for any leading shape."""
         self.check_input_features(inputs)
-        return ops.matmul(inputs, self.kernel) + self.bias
+        return matmul(inputs, self.kernel) + self.bias
 
     def sequence_constants(self, batch_size, training=None):
         dtype = self.compute_dtype
@@ -209,12 +209,12 @@ class CTGRUCell(BaseCell):
         scales = 2 * self.scales_per_head
         input_scales, input_event = projected[..., :scales], projected[..., scales:]
         log_tau_r, log_tau_s = ops.split(
-            input_scales + ops.matmul(h, self.recurrent_kernel), 2, axis=-1
+            input_scales + matmul(h, self.recurrent_kernel), 2, axis=-1
         )
         log_timescales = constants["log_timescales"]
         retrieval = self._scale_weights(log_tau_r, log_timescales)
         retrieved = ops.sum(retrieval * traces, axis=-1)
-        event = tanh(input_event + ops.matmul(retrieved, self.retrieval_kernel))
+        event = tanh(input_event + matmul(retrieved, self.retrieval_kernel))
         storage = self._scale_weights(log_tau_s, log_timescales)
         stored = traces + storage * (ops.expand_dims(event, -1) - traces)
         if self.original_decay:

@@ -23,6 +23,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from liquidtime._backend_ops import matmul
+
 
 class InputStateNetwork(keras.layers.Layer):
     """Affine heads on ``[I, x]``, optionally behind an MLP backbone.
@@ -107,7 +109,7 @@ class InputStateNetwork(keras.layers.Layer):
 
     def project_inputs(self, inputs: Any) -> Any:
         """The state-independent part ``I W_I + c`` of the first map, any leading shape."""
-        return ops.matmul(inputs, self.input_kernel) + self.first_bias
+        return matmul(inputs, self.input_kernel) + self.first_bias
 
     def dropout_masks(self, batch_size: Any, training: bool | None) -> list[Any] | None:
         """Per-sequence dropout masks of the backbone activations (Gal & Ghahramani, 2016).
@@ -135,14 +137,14 @@ class InputStateNetwork(keras.layers.Layer):
         Returns:
             ``(batch, head_units)``.
         """
-        pre = projected_inputs + ops.matmul(state, self.state_kernel)
+        pre = projected_inputs + matmul(state, self.state_kernel)
         if not self.backbone_layers:
             return pre
         z = self.backbone_activation(pre)
         if dropout_masks is not None:
             z = z * dropout_masks[0]
         for i, (kernel, bias) in enumerate(zip(self.hidden_kernels, self.hidden_biases), start=1):
-            z = self.backbone_activation(ops.matmul(z, kernel) + bias)
+            z = self.backbone_activation(matmul(z, kernel) + bias)
             if dropout_masks is not None:
                 z = z * dropout_masks[i]
-        return ops.matmul(z, self.head_kernel) + self.head_bias
+        return matmul(z, self.head_kernel) + self.head_bias
