@@ -415,6 +415,21 @@ def test_monitor_reports_explicit_euler_with_a_large_step():
     assert not monitor.checks[0]["euler_ltc"].ok
 
 
+def test_monitor_with_elapsed_time_as_a_model_input():
+    sequences, elapsed = keras.Input((T, M)), keras.Input((T,))
+    hidden = LTC(N, name="ltc", solver="euler", ode_unfolds=1)(sequences, elapsed_time=elapsed)
+    model = keras.Model([sequences, elapsed], keras.layers.Dense(1)(hidden))
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    x = np.random.default_rng(11).normal(size=(4, T, M)).astype("float32")
+    small, large = np.full((4, T), 0.1, "float32"), np.full((4, T), 30.0, "float32")
+    monitor = BoundsMonitor([x, small], elapsed_time=small, strict=True)
+    model.fit([x, small], np.zeros((4, 1)), epochs=1, verbose=0, callbacks=[monitor])
+    assert monitor.checks[0]["ltc"].ok
+    with pytest.raises(BoundsViolationError, match="exceeds"):
+        model.fit([x, large], np.zeros((4, 1)), epochs=1, verbose=0,
+                  callbacks=[BoundsMonitor([x, large], elapsed_time=large, strict=True)])
+
+
 def test_monitor_argument_errors():
     with pytest.raises(ValueError, match="tolerance"):
         BoundsMonitor(np.zeros((1, T, M)), tolerance=-1.0)

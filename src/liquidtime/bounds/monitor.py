@@ -80,7 +80,8 @@ class BoundsMonitor(keras.callbacks.Callback):
     be checked; subclassed models must expose their LTC layers' inputs that way.
 
     Args:
-        reference_inputs: A batch of model inputs ``(batch, time, features)``.
+        reference_inputs: A batch of model inputs ``(batch, time, features)`` (a list,
+            in the order of ``model.inputs``, for a model with several inputs).
         elapsed_time: Elapsed times for the LTC layers (None, scalar, or
             ``(batch, time)``), passed to each layer as its ``elapsed_time``.
         strict: Raise instead of warning.
@@ -137,13 +138,18 @@ class BoundsMonitor(keras.callbacks.Callback):
 
     def _layer_inputs(self, layer: ContinuousTimeRNN) -> Any:
         model_inputs = getattr(self.model, "inputs", None)
-        if model_inputs and any(layer.input is tensor for tensor in model_inputs):
-            return self.reference_inputs
+        # A layer called as layer(x, elapsed_time=dt) lists x first, then dt.
+        sequences = layer.input[0] if isinstance(layer.input, (list, tuple)) else layer.input
+        for index, tensor in enumerate(model_inputs or []):
+            if sequences is tensor:
+                if len(model_inputs) == 1:
+                    return self.reference_inputs
+                return self.reference_inputs[index]
         try:
             if not model_inputs:
                 raise ValueError("the model has no symbolic inputs")
             inputs = model_inputs[0] if len(model_inputs) == 1 else model_inputs
-            extractor = keras.Model(inputs, layer.input)
+            extractor = keras.Model(inputs, sequences)
         except Exception as error:  # noqa: BLE001 - Keras raises several types here
             raise ValueError(
                 f"BoundsMonitor cannot compute the inputs of layer '{layer.name}' from the "
