@@ -13,11 +13,14 @@ from liquidtime import activations, cells, layers, solvers  # noqa: E402
 from liquidtime.activations import lecun_tanh  # noqa: E402
 from liquidtime.cells import BaseCell, CfCCell, ContinuousTimeCell, LTCCell  # noqa: E402
 from liquidtime.layers import CfC, ContinuousTimeRNN, LTC  # noqa: E402
+from liquidtime import bounds  # noqa: E402
+from liquidtime.bounds import BoundsMonitor  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BaseCell",
+    "BoundsMonitor",
     "CfC",
     "CfCCell",
     "ContinuousTimeCell",
@@ -25,6 +28,7 @@ __all__ = [
     "LTC",
     "LTCCell",
     "activations",
+    "bounds",
     "cells",
     "layers",
     "lecun_tanh",
