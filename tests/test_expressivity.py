@@ -405,18 +405,22 @@ def test_cli_all_sweeps_with_tiny_settings(tmp_path, monkeypatch):
     assert (out / "expressivity.md").read_text().count("### Sweep over") == 5
 
 
-def test_cli_help_and_errors(capsys):
+def test_cli_help_and_errors(capsys, tmp_path):
     with pytest.raises(SystemExit):
         _cli(["--help"])
     text = capsys.readouterr().out
     for option in ("--sweep", "--models", "--draws", "--seed", "--output-dir", "--activation",
                    "--solver", "--hard-tanh", "--ltc-decay", "--jobs", "--stacking"):  # fmt: skip
         assert option in text
-    assert _cli(["--width", "0", "--sweep", "depth"]) == 2
+    out = tmp_path / "never"
+    assert _cli(["--width", "0", "--sweep", "depth", "--output-dir", str(out)]) == 2
     assert (
         "Received an invalid value for argument `width`, expected a positive integer, got 0."
         in capsys.readouterr().err
     )
+    assert _cli(["--jobs", "0", "--output-dir", str(out)]) == 2
+    assert "argument `jobs`" in capsys.readouterr().err
+    assert not out.exists()
     assert _cli(["--sweep", "width", "--values", "ten"]) == 2
     assert "expected int values for sweep 'width'" in capsys.readouterr().err
 

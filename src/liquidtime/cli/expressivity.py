@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from liquidtime.analysis._validation import check_positive_int
 from liquidtime.analysis.integration import SOLVERS
 from liquidtime.analysis.networks import ACTIVATIONS, HARD_TANH_FLAVOURS, LTC_DECAYS, MODELS
 from liquidtime.analysis.plots import plot_latent_trajectories, plot_length_boxes
@@ -93,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                          help="bias spread: b ~ N(0, sigma_b^2)")
     network.add_argument("--tau-min", type=float, default=1e-3,
                          help="floor of tau = |N(0,1)|; 0 keeps the exact distribution "
-                              "(much slower with explicit solvers, same lengths)")
+                              "(much slower with explicit solvers, nearly the same lengths)")
     network.add_argument("--activation", choices=ACTIVATIONS, default="tanh",
                          help="activation of f")
     network.add_argument("--hard-tanh", choices=HARD_TANH_FLAVOURS, default="elementwise",
@@ -126,7 +127,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the description's layout and shows each option's default."""
+    """Keeps the description's layout and shows each option's default (if it has one)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,14 +166,16 @@ def run(args: argparse.Namespace) -> int:
             atol=args.atol,
             vectorize=_STACKING[args.stacking],
         )
+        check_positive_int("jobs", args.jobs)
+        # Created once the settings are known to be valid, before the sweeps run.
+        output = Path(args.output_dir)
+        output.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         results = run_sweeps(kinds, config, values, progress=print, jobs=args.jobs)
     except ValueError as error:
         print(f"liquidtime expressivity: error: {error}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - start
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
     written = [write_table(results, output / "expressivity.csv")]
     for result in results:
         written.append(plot_length_boxes(result, output / f"expressivity_{result.kind}.png"))
