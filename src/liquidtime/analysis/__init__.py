@@ -11,6 +11,7 @@ from liquidtime.analysis.integration import (
     FIXED_STEP_SOLVERS,
     SOLVERS,
     Integration,
+    LinearDecaySystem,
     integrate_system,
 )
 from liquidtime.analysis.length_bounds import (
@@ -58,6 +59,7 @@ __all__ = [
     "SWEEPS",
     "SWEEP_VALUES",
     "Integration",
+    "LinearDecaySystem",
     "NetworkParameters",
     "PiecewiseLinearInput",
     "RandomNetworks",

@@ -261,8 +261,8 @@ class RandomNetworks:
             return 0.0, f
         if self.model == "ctrnn":
             return self._inverse_tau, f
-        gate = f if self.ltc_decay == "signed" else np.abs(f)
-        return self._inverse_tau + gate, f * self.parameters.reversal
+        conductance = f if self.ltc_decay == "signed" else np.abs(f)
+        return self._inverse_tau + conductance, f * self.parameters.reversal
 
     def vector_field(self, t: float, y: np.ndarray) -> np.ndarray:
         """Returns ``F(t, y)`` for the flat state ``y``."""
