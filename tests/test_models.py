@@ -13,6 +13,7 @@ from liquidtime.layers import LTC
 from liquidtime.layers.ctgru import CTGRU
 from liquidtime.layers.ctrnn import CTRNN
 from liquidtime.layers.node import NeuralODE
+from liquidtime import models
 from liquidtime.models import (
     MODEL_NAMES,
     PRESETS,
@@ -34,12 +35,21 @@ def _data(seed=0):
 
 
 def test_names_and_presets():
-    assert set(MODEL_NAMES) >= {"ltc", "ltc-dense", "ltc-ncp", "cfc", "ctrnn", "node", "ctgru", "lstm"}
+    assert set(MODEL_NAMES) >= {
+        "ltc", "ltc-dense", "ltc-ncp", "cfc", "cfc-ncp", "ctrnn", "liquid-neuron", "node", "ctgru", "lstm"
+    }
     assert PRESETS == ("default", "paper")
-    assert "cfc-ncp" in UNAVAILABLE_MODELS
+    assert not UNAVAILABLE_MODELS
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+ON_EVERY_BACKEND = ("ltc", "ctrnn", "node", "ctgru", "lstm")
+"""The paper's models; their factory test is also rerun on TensorFlow and PyTorch."""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.backends) if n in ON_EVERY_BACKEND else n for n in MODEL_NAMES],
+)
 def test_every_model_trains_saves_and_loads_with_elapsed_time(name, tmp_path):
     x, dt, labels = _data()
     model = build_model(name, FEATURES, OUTPUTS, units=UNITS, irregular=True, preset="paper")
@@ -56,7 +66,7 @@ def test_every_model_trains_saves_and_loads_with_elapsed_time(name, tmp_path):
     np.testing.assert_allclose(restored.predict([x, dt], verbose=0), expected, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("name", ["ctrnn", "lstm", "ltc-ncp"])
+@pytest.mark.parametrize("name", ["ctrnn", "lstm", "cfc-ncp"])
 def test_last_step_output_and_regular_inputs(name):
     x, _, _ = _data()
     model = build_model(name, FEATURES, OUTPUTS, units=UNITS, return_sequences=False)
@@ -132,11 +142,18 @@ def test_liquid_neuron_name_is_the_seed_configuration():
     assert layer.cell.use_gain and layer.cell.tau_scales_drive and layer.cell.ode_unfolds == 1
 
 
-def test_wired_models():
-    model = build_model("ltc-ncp", FEATURES, OUTPUTS, units=UNITS, wiring_seed=3)
-    layer = model.get_layer("ltc_ncp")
-    assert layer.cell.wiring.output_dim == OUTPUTS
-    assert not any(isinstance(l, keras.layers.Dense) for l in model.layers)
+@pytest.mark.parametrize("name", ["ltc-ncp", "cfc-ncp"])
+def test_wired_models_read_the_motor_neurons(name):
+    model = build_model(name, FEATURES, OUTPUTS, units=UNITS, wiring_seed=3)
+    layer = model.get_layer(name.replace("-", "_"))
+    assert type(layer.cell.wiring).__name__ == "AutoNCP"
+    assert layer.cell.wiring.output_dim == OUTPUTS and layer.cell.wiring.seed == 3
+    assert tuple(model.get_layer("head").kernel.shape) == (OUTPUTS, OUTPUTS)
+    wider = make_rnn_layer(name, UNITS, output_size=4)
+    assert wider.cell.output_size == 4
+
+
+def test_fully_connected_ltc():
     fully_connected = make_rnn_layer("ltc", UNITS, wiring_seed=3)
     assert type(fully_connected.cell.wiring).__name__ == "FullyConnected"
     assert fully_connected.cell.wiring.seed == 3
@@ -148,16 +165,19 @@ def test_overrides_replace_preset_arguments():
     assert layer.cell.time_scale == 0.6
 
 
-def test_errors():
+def test_errors(monkeypatch):
     with pytest.raises(ValueError, match=r"`name`, expected one of \['ltc'"):
         make_rnn_layer("gru")
     with pytest.raises(ValueError, match="`preset`"):
         build_model("ctrnn", FEATURES, OUTPUTS, preset="original")
-    with pytest.raises(NotImplementedError, match="cfc-ncp"):
-        build_model("cfc-ncp", FEATURES, OUTPUTS)
     with pytest.raises(ValueError, match="needs `output_size`"):
         make_rnn_layer("ltc-ncp", UNITS)
+    with pytest.raises(ValueError, match="needs `output_size`"):
+        make_rnn_layer("cfc-ncp", UNITS)
     with pytest.raises(ValueError, match="has no wiring"):
         make_rnn_layer("ctgru", UNITS, sparsity_level=0.5)
     with pytest.raises(ValueError, match="`time_scale`"):
         make_rnn_layer("node", UNITS, time_scale=-1.0)
+    monkeypatch.setitem(models.UNAVAILABLE_MODELS, "cfc-ncp", "the wired CfC cell is missing")
+    with pytest.raises(NotImplementedError, match="'cfc-ncp' is not available yet: the wired CfC"):
+        build_model("cfc-ncp", FEATURES, OUTPUTS)

@@ -12,8 +12,10 @@ Names (:data:`MODEL_NAMES`):
                    wiring: ``LTC(FullyConnected(units))``.
 ``ltc-dense``      Dense LTC of the paper's Eq. 1 / Algorithm 1: ``LTC(units)``.
 ``ltc-ncp``        Synaptic LTC on an ``AutoNCP`` wiring; its motor neurons are
-                   the outputs.
+                   the layer's outputs.
 ``cfc``            Closed-form continuous-time network: ``CfC(units)``.
+``cfc-ncp``        Wired CfC on an ``AutoNCP`` wiring; its motor neurons are the
+                   layer's outputs.
 ``ctrnn``          CT-RNN: ``CTRNN(units)``.
 ``liquid-neuron``  The seed's learnable-tau neuron: ``CTRNN.liquid_neuron(units)``
                    (a CT-RNN; its tau does not depend on the input).
@@ -22,8 +24,8 @@ Names (:data:`MODEL_NAMES`):
 ``lstm``           ``keras.layers.LSTM(units)``.
 =================  ===========================================================
 
-``cfc-ncp`` (a CfC on an NCP wiring) is reserved: liquidtime has no wired CfC
-yet, and asking for it raises NotImplementedError.
+``cfc-ncp`` needs the wired CfC cell (:mod:`liquidtime.cells.wired_cfc`); where
+it is missing, asking for it raises NotImplementedError.
 
 Presets (:data:`PRESETS`): ``"default"`` is each layer's own defaults.
 ``"paper"`` reproduces the original LTC experiment code (see
@@ -44,7 +46,7 @@ Presets (:data:`PRESETS`): ``"default"`` is each layer's own defaults.
   with one Glorot-uniform matrix; the preset draws the input and recurrent
   kernels from that matrix's range ``U(+-sqrt(6 / (M + N + fan_out)))`` when
   ``input_features`` is known.
-* ``ltc-dense``, ``ltc-ncp``, ``cfc``, ``liquid-neuron``: not in the LTC paper;
+* ``ltc-dense``, ``ltc-ncp``, ``cfc``, ``cfc-ncp``, ``liquid-neuron``: not in the LTC paper;
   both presets are the defaults.
 
 The paper's step size. The original CT-RNN and Neural ODE took 6 solver steps of
@@ -57,6 +59,7 @@ the ``"paper"`` preset ``0.6 dt`` (``time_scale=0.6``), which is the original fo
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from typing import Any
 
@@ -73,6 +76,7 @@ MODEL_NAMES: tuple[str, ...] = (
     "ltc-dense",
     "ltc-ncp",
     "cfc",
+    "cfc-ncp",
     "ctrnn",
     "liquid-neuron",
     "node",
@@ -81,15 +85,15 @@ MODEL_NAMES: tuple[str, ...] = (
 )
 """The names :func:`make_rnn_layer` and :func:`build_model` accept."""
 
-UNAVAILABLE_MODELS: dict[str, str] = {
-    "cfc-ncp": "a CfC on an NCP wiring needs a wired CfC cell, which liquidtime does not have yet",
-}
-"""Reserved names that are not implemented yet, with the reason."""
+UNAVAILABLE_MODELS: dict[str, str] = {}
+"""Names that cannot be built in this installation, with the reason."""
+if importlib.util.find_spec("liquidtime.cells.wired_cfc") is None:
+    UNAVAILABLE_MODELS["cfc-ncp"] = "a CfC on an NCP wiring needs the wired CfC cell"
 
 PRESETS: tuple[str, ...] = ("default", "paper")
 
-WIRED_MODELS: tuple[str, ...] = ("ltc-ncp",)
-"""Models whose outputs are the wiring's motor neurons (``output_size`` of them)."""
+WIRED_MODELS: tuple[str, ...] = ("ltc-ncp", "cfc-ncp")
+"""Models whose layer outputs are the wiring's motor neurons (``output_size`` of them)."""
 
 _WIRING_ARGUMENTS = ("output_size", "sparsity_level", "wiring_seed")
 
@@ -183,6 +187,7 @@ def _wiring(name: str, units: int, options: dict[str, Any]) -> Any:
     seed = options.get("wiring_seed")
     if name == "ltc":
         return FullyConnected(units, seed=seed)
+    # ltc-ncp, cfc-ncp
     if "output_size" not in options:
         raise ValueError(
             f"Model {name!r} needs `output_size`, the number of motor neurons of its NCP wiring."
@@ -211,8 +216,9 @@ def make_rnn_layer(
             preset's initializers).
         **overrides: Layer arguments that replace the preset's (e.g.
             ``clip_state=10.0`` for ``node``, ``ode_unfolds=12``). For ``ltc`` and
-            ``ltc-ncp``: ``wiring_seed``; for ``ltc-ncp`` also ``output_size`` (its
-            number of motor neurons, required) and ``sparsity_level`` (default 0.5).
+            the wired models (:data:`WIRED_MODELS`): ``wiring_seed``; for the wired
+            models also ``output_size`` (their number of motor neurons, required)
+            and ``sparsity_level`` (default 0.5).
 
     Returns:
         A Keras layer taking ``(batch, time, features)``; liquidtime layers also take
@@ -228,6 +234,8 @@ def make_rnn_layer(
     wiring_options = {key: arguments.pop(key) for key in _WIRING_ARGUMENTS if key in arguments}
     if name in ("ltc", "ltc-ncp"):
         return LTC(_wiring(name, units, wiring_options), **arguments)
+    if name == "cfc-ncp":
+        return CfC(_wiring(name, units, wiring_options), **arguments)
     if wiring_options:
         raise ValueError(
             f"Model {name!r} has no wiring; it does not take {sorted(wiring_options)}."
@@ -264,10 +272,11 @@ def build_model(
     """A complete sequence model: recurrent layer and linear head, ready to compile.
 
     The head is ``Dense(output_units)`` applied at every step
-    (``return_sequences=True``) or at the last step. For classification it returns
-    logits (compile with ``from_logits=True``) unless ``output_activation`` is set.
-    For the wired models (``ltc-ncp``) the head is the wiring's ``output_units``
-    motor neurons (with the cell's affine output map) instead of a Dense layer.
+    (``return_sequences=True``) or at the last step, for every model. For
+    classification it returns logits (compile with ``from_logits=True``) unless
+    ``output_activation`` is set. The wired models (``ltc-ncp``, ``cfc-ncp``) get
+    ``output_units`` motor neurons unless ``output_size`` is given, so the head
+    reads the NCP's motor neurons only.
 
     With ``irregular=True`` the model takes two inputs ``[x, elapsed_time]``, the
     second of shape ``(batch, time)``. Continuous-time layers integrate over it;
@@ -295,8 +304,7 @@ def build_model(
     (4, 32, 1)
     """
     name = _check_name(name)
-    wired = name in WIRED_MODELS
-    if wired:
+    if name in WIRED_MODELS:
         overrides = {"output_size": output_units, **overrides}
     inputs = keras.Input((sequence_length, input_features), name="inputs")
     model_inputs: Any = inputs
@@ -321,8 +329,5 @@ def build_model(
             hidden = layer(inputs, elapsed_time=elapsed_time)
     else:
         hidden = layer(inputs)
-    if wired:
-        outputs = keras.layers.Activation(output_activation, name="head")(hidden)
-    else:
-        outputs = keras.layers.Dense(output_units, activation=output_activation, name="head")(hidden)
+    outputs = keras.layers.Dense(output_units, activation=output_activation, name="head")(hidden)
     return keras.Model(model_inputs, outputs, name=name.replace("-", "_"))
