@@ -428,8 +428,10 @@ def test_cli_help_and_errors(capsys, tmp_path):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: sample_parameters(2, 0, 1, 1.0, 1.0), "argument `width`, expected a positive integer, got 0."),
-        (lambda: sample_parameters(2, 3, 1, -1.0, 1.0), "argument `sigma_w`, expected a non-negative"),
+        (lambda: sample_parameters(2, 0, 1, 1.0, 1.0),
+         "argument `width`, expected a positive integer, got 0."),
+        (lambda: sample_parameters(2, 3, 1, -1.0, 1.0),
+         "argument `sigma_w`, expected a non-negative"),
         (lambda: SweepConfig(solver="ode45"), "argument `solver`, expected one of 'RK23'"),
         (lambda: SweepConfig(models=("lstm",)), "argument `models`, expected one of 'ltc'"),
         (lambda: run_sweep("height"), "argument `kind`, expected one of 'width'"),

@@ -15,11 +15,19 @@ from liquidtime.cells import BaseCell, CfCCell, ContinuousTimeCell, LTCCell  # n
 from liquidtime.layers import CfC, ContinuousTimeRNN, LTC  # noqa: E402
 from liquidtime import bounds  # noqa: E402
 from liquidtime.bounds import BoundsMonitor  # noqa: E402
+from liquidtime import models  # noqa: E402
+from liquidtime.cells import CTGRUCell, CTRNNCell, NeuralODECell  # noqa: E402
+from liquidtime.layers import CTGRU, CTRNN, NeuralODE  # noqa: E402
+from liquidtime.models import build_model, make_rnn_layer  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BaseCell",
+    "CTGRU",
+    "CTGRUCell",
+    "CTRNN",
+    "CTRNNCell",
     "BoundsMonitor",
     "CfC",
     "CfCCell",
@@ -27,10 +35,15 @@ __all__ = [
     "ContinuousTimeRNN",
     "LTC",
     "LTCCell",
+    "NeuralODE",
+    "NeuralODECell",
     "activations",
     "bounds",
+    "build_model",
     "cells",
     "layers",
     "lecun_tanh",
+    "make_rnn_layer",
+    "models",
     "solvers",
 ]

@@ -114,7 +114,10 @@ def measure_trajectory_lengths(
     times = np.linspace(inputs.times[0], inputs.times[-1], eval_points)
     if vectorize is None:
         vectorize = solver in FIXED_STEP_SOLVERS
-    groups = [parameters] if vectorize else [_select(parameters, i) for i in range(parameters.draws)]
+    if vectorize:
+        groups = [parameters]
+    else:
+        groups = [_select(parameters, draw) for draw in range(parameters.draws)]
     states, steps, nfev = [], [], []
     for group in groups:
         network = RandomNetworks(model, group, inputs, activation, hard_tanh, ltc_decay)

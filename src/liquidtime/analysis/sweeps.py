@@ -287,7 +287,9 @@ def run_sweeps(
             record(kind, measure_point(kind, value, config))
     else:
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(measure_point, kind, value, config): kind for kind, value in tasks}
+            futures = {
+                pool.submit(measure_point, kind, value, config): kind for kind, value in tasks
+            }
             for future in concurrent.futures.as_completed(futures):
                 record(futures[future], future.result())
     return [

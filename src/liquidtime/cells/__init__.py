@@ -2,14 +2,21 @@
 
 from liquidtime.cells.base import BaseCell, ContinuousTimeCell
 from liquidtime.cells.cfc import CFC_MODES, CfCCell
+from liquidtime.cells.ctgru import CTGRUCell
+from liquidtime.cells.ctrnn import CTRNNCell, NetworkODECell
 from liquidtime.cells.ltc import LTCCell
 from liquidtime.cells.network import InputStateNetwork
+from liquidtime.cells.node import NeuralODECell
 
 __all__ = [
     "BaseCell",
     "CFC_MODES",
+    "CTGRUCell",
+    "CTRNNCell",
     "CfCCell",
     "ContinuousTimeCell",
     "InputStateNetwork",
     "LTCCell",
+    "NetworkODECell",
+    "NeuralODECell",
 ]

@@ -45,9 +45,12 @@ the layer's trajectory length. Each sweep varies one setting over the values of
 the paper's Fig. 3 (or --values) and keeps the others at the options below.
 """
 
-_EPILOG = """\
+_DEFAULT_VALUES = "\n".join(
+    f"  {kind:<11} {' '.join(map(str, values))}" for kind, values in SWEEP_VALUES.items()
+)
+_EPILOG = f"""\
 default sweep values:
-""" + "\n".join(f"  {kind:<11} {' '.join(map(str, values))}" for kind, values in SWEEP_VALUES.items()) + """
+{_DEFAULT_VALUES}
 
 outputs in --output-dir:
   expressivity_<sweep>.png         log-scale box plots of the last layer's length

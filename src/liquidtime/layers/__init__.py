@@ -2,6 +2,9 @@
 
 from liquidtime.layers.base import CellSequenceLayer, ContinuousTimeRNN
 from liquidtime.layers.cfc import CfC
+from liquidtime.layers.ctgru import CTGRU
+from liquidtime.layers.ctrnn import CTRNN
 from liquidtime.layers.ltc import LTC
+from liquidtime.layers.node import NeuralODE
 
-__all__ = ["CellSequenceLayer", "CfC", "ContinuousTimeRNN", "LTC"]
+__all__ = ["CTGRU", "CTRNN", "CellSequenceLayer", "CfC", "ContinuousTimeRNN", "LTC", "NeuralODE"]
