@@ -24,11 +24,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BaseCell",
+    "BoundsMonitor",
     "CTGRU",
     "CTGRUCell",
     "CTRNN",
     "CTRNNCell",
-    "BoundsMonitor",
     "CfC",
     "CfCCell",
     "ContinuousTimeCell",
