@@ -193,6 +193,16 @@ def test_fused_solver_keeps_the_envelope_for_huge_steps_and_inputs():
     assert result.guaranteed_elapsed_time == math.inf
 
 
+@pytest.mark.parametrize("solver", ["fused", "euler", "rk4", "dopri5"])
+def test_every_solver_is_checked_and_small_steps_stay_inside(solver):
+    layer = built_ltc(solver=solver, ode_unfolds=2)
+    inputs = np.random.default_rng(12).normal(size=(B, T, M)).astype("float32")
+    result = check_bounds(layer, inputs, elapsed_time=0.1)
+    assert result.ok, result.format()
+    expected = {"fused": math.inf, "euler": 2 * np.min(result.bounds.tau_sys_low)}.get(solver)
+    assert result.guaranteed_elapsed_time == (None if expected is None else pytest.approx(expected))
+
+
 def _tanh_layer_with_negative_f():
     # f = tanh(-3) ~ -1 while 1/tau = 0.5: a = 1/tau + f < 0, a growing mode, and
     # the fused step divides by 1 + h a, which crosses zero.
