@@ -17,6 +17,32 @@ CFC_MODES = ("default", "pure", "no_gate")
 _ser = keras.saving.serialize_keras_object
 
 
+def closed_form_update(
+    mode: str, heads: Any, elapsed_time: Any, A: Any = None, w_tau: Any = None
+) -> Any:
+    """The CfC state update from the (pre-activation) heads; see :class:`CfCCell`.
+
+    Args:
+        mode: ``"default"``, ``"no_gate"`` or ``"pure"``.
+        heads: ``(batch, 4 * n)`` as ``[g | h | time_a | time_b]`` in the gated modes,
+            ``(batch, n)`` (``f``) in ``pure`` mode.
+        elapsed_time: A Python float or ``(batch, 1)``.
+        A, w_tau: The ``(n,)`` parameters of ``pure`` mode (unused otherwise).
+
+    Returns:
+        The new state, ``(batch, n)``.
+    """
+    if mode == "pure":
+        decay = ops.exp(-elapsed_time * (ops.abs(w_tau) + ops.abs(heads)))
+        return A - A * decay * heads
+    g, h, time_a, time_b = ops.split(heads, 4, axis=-1)
+    g, h = tanh(g), tanh(h)
+    gate = ops.sigmoid(time_b - time_a * elapsed_time)
+    if mode == "default":
+        return h + gate * (g - h)
+    return h + gate * g
+
+
 @keras.saving.register_keras_serializable(package="liquidtime")
 class CfCCell(BaseCell):
     """Closed-form continuous-time cell: the LTC's solution in closed form, no solver.
@@ -144,16 +170,9 @@ class CfCCell(BaseCell):
     def transition(self, projected, states, elapsed_time, constants, training=None):
         heads = self.network.step(projected, states[0], constants["dropout"])
         if self.mode == "pure":
-            decay = ops.exp(-elapsed_time * (ops.abs(self.w_tau) + ops.abs(heads)))
-            new_state = self.A - self.A * decay * heads
+            new_state = closed_form_update("pure", heads, elapsed_time, self.A, self.w_tau)
         else:
-            g, h, time_a, time_b = ops.split(heads, 4, axis=-1)
-            g, h = tanh(g), tanh(h)
-            gate = ops.sigmoid(time_b - time_a * elapsed_time)
-            if self.mode == "default":
-                new_state = h + gate * (g - h)
-            else:
-                new_state = h + gate * g
+            new_state = closed_form_update(self.mode, heads, elapsed_time)
         return new_state, [new_state, *states[1:]]
 
     def get_config(self) -> dict[str, Any]:
