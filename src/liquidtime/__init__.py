@@ -15,6 +15,8 @@ from liquidtime.cells import BaseCell, CfCCell, ContinuousTimeCell, LTCCell  # n
 from liquidtime.layers import CfC, ContinuousTimeRNN, LTC  # noqa: E402
 from liquidtime import bounds  # noqa: E402
 from liquidtime.bounds import BoundsMonitor  # noqa: E402
+from liquidtime import wirings  # noqa: E402
+from liquidtime.cells import SynapticLTCCell  # noqa: E402
 from liquidtime import models  # noqa: E402
 from liquidtime.cells import CTGRUCell, CTRNNCell, NeuralODECell  # noqa: E402
 from liquidtime.layers import CTGRU, CTRNN, NeuralODE  # noqa: E402
@@ -37,6 +39,7 @@ __all__ = [
     "LTCCell",
     "NeuralODE",
     "NeuralODECell",
+    "SynapticLTCCell",
     "activations",
     "bounds",
     "build_model",
@@ -46,4 +49,5 @@ __all__ = [
     "make_rnn_layer",
     "models",
     "solvers",
+    "wirings",
 ]

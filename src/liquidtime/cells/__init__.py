@@ -7,6 +7,7 @@ from liquidtime.cells.ctrnn import CTRNNCell, NetworkODECell
 from liquidtime.cells.ltc import LTCCell
 from liquidtime.cells.network import InputStateNetwork
 from liquidtime.cells.node import NeuralODECell
+from liquidtime.cells.synaptic_ltc import SynapticLTCCell
 
 __all__ = [
     "BaseCell",
@@ -19,4 +20,5 @@ __all__ = [
     "LTCCell",
     "NetworkODECell",
     "NeuralODECell",
+    "SynapticLTCCell",
 ]

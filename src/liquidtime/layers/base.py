@@ -223,21 +223,27 @@ _LAYER_BASE_KEYS = ("name", "trainable", "dtype")
 class CellSequenceLayer(ContinuousTimeRNN):
     """A sequence layer that builds its own cell from constructor arguments.
 
-    Subclasses set ``cell_class``. Every argument of the cell's constructor is
-    accepted by the layer and forwarded to the cell; the layer's config is flat
-    (cell arguments beside the layer's), like ``keras.layers.LSTM``'s.
+    Subclasses set ``cell_class``, or override :meth:`cell_class_for` to choose
+    the cell class from ``units`` (for example a wiring instead of an int). Every
+    argument of the cell's constructor is accepted by the layer and forwarded to
+    the cell; the layer's config is flat (cell arguments beside the layer's), like
+    ``keras.layers.LSTM``'s.
     """
 
     cell_class: type[BaseCell]
 
     def __init__(self, units: Any, **kwargs: Any):
-        cell_kwargs, layer_kwargs = split_cell_arguments(self.cell_class, kwargs)
+        cell_kwargs, layer_kwargs = split_cell_arguments(self.cell_class_for(units), kwargs)
         cell = self.make_cell(units, cell_kwargs, layer_kwargs.get("dtype"))
         super().__init__(cell, **layer_kwargs)
 
+    def cell_class_for(self, units: Any) -> type[BaseCell]:
+        """The cell class used for ``units`` (``cell_class`` unless overridden)."""
+        return self.cell_class
+
     def make_cell(self, units: Any, cell_kwargs: dict[str, Any], dtype: Any) -> BaseCell:
-        """Creates the cell; subclasses may choose the cell class from ``units``."""
-        return self.cell_class(units, dtype=dtype, name="cell", **cell_kwargs)
+        """Creates the cell of class :meth:`cell_class_for` ``(units)``."""
+        return self.cell_class_for(units)(units, dtype=dtype, name="cell", **cell_kwargs)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

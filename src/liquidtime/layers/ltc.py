@@ -1,23 +1,42 @@
-"""The ``LTC`` sequence layer."""
+"""The ``LTC`` sequence layer: dense LTC for an int, synaptic LTC for a wiring."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
+from liquidtime.cells.base import BaseCell
 from liquidtime.cells.ltc import LTCCell
-from liquidtime.layers.base import CellSequenceLayer
+from liquidtime.cells.synaptic_ltc import SynapticLTCCell
+from liquidtime.layers.base import CellSequenceLayer, split_cell_arguments
+from liquidtime.wirings.base import Wiring
+
+
+def _units_or_wiring(units: Any) -> Any:
+    """Restores a serialized wiring (from a saved config); other values pass through."""
+    if isinstance(units, dict):
+        return keras.saving.deserialize_keras_object(units)
+    return units
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
 class LTC(CellSequenceLayer):
     """Liquid Time-Constant network over whole sequences.
 
-    ``LTC(units, ...)`` runs the dense LTC cell of the paper's Algorithm 1
-    (:class:`~liquidtime.cells.LTCCell`: tau, gamma, gamma_r, mu, A) through
-    :class:`~liquidtime.layers.ContinuousTimeRNN`. Every ``LTCCell`` argument
-    (``activation``, ``solver``, ``ode_unfolds``, backbone, initializers, ...) and
-    every sequence-layer argument (``return_sequences``, ``return_state``,
-    ``go_backwards``, ``stateful``, ``zero_output_for_mask``) is accepted.
+    ``LTC(units: int, ...)`` runs the dense LTC cell of the paper's Algorithm 1
+    (:class:`~liquidtime.cells.LTCCell`: tau, gamma, gamma_r, mu, A);
+    ``LTC(wiring, ...)`` runs the synaptic LTC of the original code and ncps on that
+    wiring (:class:`~liquidtime.cells.SynapticLTCCell`: per-synapse w, erev, mu,
+    sigma; per-neuron cm, gleak, vleak), whose output is the wiring's motor
+    neurons. Both go through :class:`~liquidtime.layers.ContinuousTimeRNN`. Every
+    argument of the chosen cell (``solver``, ``ode_unfolds``, ... for both;
+    ``activation`` and the backbone for the dense cell; ``input_mapping``,
+    ``output_mapping``, ``epsilon``, ``initialization_ranges`` for the synaptic
+    cell) and every sequence-layer argument (``return_sequences``,
+    ``return_state``, ``go_backwards``, ``stateful``, ``zero_output_for_mask``) is
+    accepted. The wiring is saved in the layer's config, so ``.keras`` files of
+    wired LTCs (NCP included) load back.
 
     Call arguments:
         sequences: ``(batch, time, features)``.
@@ -28,6 +47,31 @@ class LTC(CellSequenceLayer):
     Example:
     >>> layer = LTC(32, return_sequences=True)
     >>> y = layer(x, elapsed_time=dt)   # x: (batch, time, features), dt: (batch, time)
+    >>> wired = LTC(AutoNCP(32, output_size=4), return_sequences=True)
+    >>> y = wired(x)                    # (batch, time, 4): the motor neurons
     """
 
     cell_class = LTCCell
+
+    def __init__(self, units: int | Wiring | dict, **kwargs: Any):
+        units = _units_or_wiring(units)
+        cell_class = self.cell_class_for(units)
+        other = LTCCell if cell_class is SynapticLTCCell else SynapticLTCCell
+        own_arguments = split_cell_arguments(cell_class, kwargs)[0]
+        foreign = sorted(set(split_cell_arguments(other, kwargs)[0]) - set(own_arguments))
+        if foreign:
+            kind = "a wiring (synaptic LTC)" if cell_class is SynapticLTCCell else "an int (dense LTC)"
+            raise ValueError(
+                f"LTC was given {kind} as `units`, which does not take the argument(s) "
+                f"{foreign}; they belong to {other.__name__}."
+            )
+        super().__init__(units, **kwargs)
+
+    def cell_class_for(self, units: Any) -> type[BaseCell]:
+        return SynapticLTCCell if isinstance(units, Wiring) else LTCCell
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        if "wiring" in config:
+            config["units"] = config.pop("wiring")
+        return config
