@@ -49,6 +49,14 @@ Presets (:data:`PRESETS`): ``"default"`` is each layer's own defaults.
 * ``ltc-dense``, ``ltc-ncp``, ``cfc``, ``cfc-ncp``, ``liquid-neuron``: not in the LTC paper;
   both presets are the defaults.
 
+Known differences of the ``"paper"`` preset from the original code: the
+fully connected wiring draws excitatory synapses with probability 2/3 (ncps), the
+original 1/2; the CT-GRU's three heads share one initializer (the original drew
+each dense map from its own Glorot range); the LSTM's recurrent kernel is drawn
+from the joint Glorot range but Keras adds the forget-gate bias of 1 at
+initialization where TF1's ``LSTMCell`` added it at every step (equivalent at
+initialization, not under training).
+
 The paper's step size. The original CT-RNN and Neural ODE took 6 solver steps of
 0.1 per input step: they integrated 0.6 time units per input step whatever the
 data's sampling. liquidtime's layers integrate ``time_scale * dt`` per input step;
