@@ -10,7 +10,10 @@ imported, so the checks run in subprocesses (this file is also the worker script
   data-parallel saves and loads, and that chunked training runs data-parallel;
 * two processes with one device each form a two-host cluster on localhost through
   ``initialize_multi_host`` (JAX's distributed runtime) and train the same model,
-  each feeding its half of every global batch.
+  each feeding its half of every global batch;
+* what the other backends offer instead, with the same model and data: TensorFlow's
+  ``MirroredStrategy`` over two logical CPUs, and PyTorch's
+  ``DistributedDataParallel`` over two gloo processes, each against one device.
 
 float32 throughout: data parallelism only changes the order in which the
 per-example gradients are summed (per device, then across devices), which moves
@@ -219,6 +222,70 @@ def _worker_host(out: Path, address: str, process_id: int) -> None:
     )
 
 
+def _worker_mirrored(out: Path) -> None:
+    """TensorFlow backend: MirroredStrategy over two logical CPUs against one device."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+
+    x, y = _worker_data()
+    runs = {}
+    for name in ("single", "mirrored"):
+        strategy = (
+            tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+            if name == "mirrored"
+            else tf.distribute.get_strategy()
+        )
+        with strategy.scope():
+            model = _worker_model("ltc_sgd")
+        history = model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
+        runs[name] = (history.history["loss"], model.get_weights(), strategy.num_replicas_in_sync)
+    out.write_text(
+        json.dumps(
+            {
+                "replicas": runs["mirrored"][2],
+                "single_losses": runs["single"][0],
+                "mirrored_losses": runs["mirrored"][0],
+                "weight_difference": _max_weight_difference(runs["single"][1], runs["mirrored"][1]),
+            }
+        )
+    )
+
+
+def _torch_train(model, x, y, rank, world, wrapped=None):
+    import torch
+
+    network = wrapped if wrapped is not None else model
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    share = GLOBAL_BATCH // world
+    for _ in range(EPOCHS):
+        for start in range(0, SAMPLES, GLOBAL_BATCH):
+            rows = slice(start + rank * share, start + (rank + 1) * share)
+            optimizer.zero_grad()
+            loss = torch.mean((network(torch.tensor(x[rows])) - torch.tensor(y[rows])) ** 2)
+            loss.backward()
+            optimizer.step()
+    return [np.asarray(w.detach().numpy()).tolist() for w in model.parameters()]
+
+
+def _worker_ddp(out: Path, address: str, rank: int) -> None:
+    """PyTorch backend: DistributedDataParallel over two gloo processes."""
+    import torch
+    import torch.distributed as dist
+
+    x, y = _worker_data()
+    dist.init_process_group("gloo", init_method=f"tcp://{address}", rank=rank, world_size=2)
+    model = _worker_model("ltc_sgd")
+    weights = _torch_train(model, x, y, rank, 2, torch.nn.parallel.DistributedDataParallel(model))
+    dist.destroy_process_group()
+    result = {"weights": weights}
+    if rank == 0:
+        result["single_weights"] = _torch_train(_worker_model("ltc_sgd"), x, y, 0, 1)
+    out.write_text(json.dumps(result))
+
+
 # ------------------------------------------------------------------------------ tests
 
 
@@ -228,10 +295,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(args, devices):
+def _launch(args, devices, backend="jax"):
     env = {
         **os.environ,
-        "KERAS_BACKEND": "jax",
+        "KERAS_BACKEND": backend,
         "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
     }
@@ -242,13 +309,16 @@ def _launch(args, devices):
 
 @pytest.fixture(scope="module")
 def worker_results(tmp_path_factory):
-    """Runs the two-device worker and a two-process cluster side by side."""
+    """Runs every worker side by side: JAX devices and cluster, TF mirrored, torch DDP."""
     directory = tmp_path_factory.mktemp("distributed")
-    address = f"localhost:{_free_port()}"
+    address, torch_address = f"localhost:{_free_port()}", f"127.0.0.1:{_free_port()}"
     runs = {
         "devices": _launch(["devices", str(directory / "devices.json")], devices=2),
         "host0": _launch(["host", str(directory / "host0.json"), address, "0"], devices=1),
         "host1": _launch(["host", str(directory / "host1.json"), address, "1"], devices=1),
+        "mirrored": _launch(["mirrored", str(directory / "mirrored.json")], 1, "tensorflow"),
+        "ddp0": _launch(["ddp", str(directory / "ddp0.json"), torch_address, "0"], 1, "torch"),
+        "ddp1": _launch(["ddp", str(directory / "ddp1.json"), torch_address, "1"], 1, "torch"),
     }
     results = {}
     for name, process in runs.items():
@@ -308,6 +378,19 @@ def test_two_process_cluster_matches_single_device(worker_results):
         np.testing.assert_allclose(host["losses"], reference["single_losses"], rtol=TOLERANCE)
         difference = _max_weight_difference(host["weights"], reference["single_weights"])
         assert difference < TOLERANCE
+
+
+def test_tensorflow_mirrored_strategy_matches_single_device(worker_results):
+    result = worker_results["mirrored"]
+    assert result["replicas"] == 2
+    np.testing.assert_allclose(result["mirrored_losses"], result["single_losses"], rtol=TOLERANCE)
+    assert result["weight_difference"] < TOLERANCE
+
+
+def test_torch_ddp_matches_single_process(worker_results):
+    reference = worker_results["ddp0"]["single_weights"]
+    for name in ("ddp0", "ddp1"):
+        assert _max_weight_difference(worker_results[name]["weights"], reference) < TOLERANCE
 
 
 # In-process checks of the helpers (no second device needed).
@@ -380,8 +463,12 @@ def _main() -> None:
 
     if mode == "devices":
         _worker_devices(out)
-    else:
+    elif mode == "host":
         _worker_host(out, sys.argv[3], int(sys.argv[4]))
+    elif mode == "mirrored":
+        _worker_mirrored(out)
+    else:
+        _worker_ddp(out, sys.argv[3], int(sys.argv[4]))
 
 
 if __name__ == "__main__":
