@@ -51,11 +51,10 @@ Presets (:data:`PRESETS`): ``"default"`` is each layer's own defaults.
 
 Known differences of the ``"paper"`` preset from the original code: the
 fully connected wiring draws excitatory synapses with probability 2/3 (ncps), the
-original 1/2; the CT-GRU's three heads share one initializer (the original drew
-each dense map from its own Glorot range); the LSTM's recurrent kernel is drawn
-from the joint Glorot range but Keras adds the forget-gate bias of 1 at
-initialization where TF1's ``LSTMCell`` added it at every step (equivalent at
-initialization, not under training).
+original 1/2; the CT-GRU's three heads keep the layer's initializers (the
+original drew each dense map on ``[I, h]`` from its own Glorot range). The LSTM
+matches: TF1's ``LSTMCell`` added its forget bias of 1 at every step, Keras
+initializes that bias at 1, a shift of the same parameter.
 
 The paper's step size. The original CT-RNN and Neural ODE took 6 solver steps of
 0.1 per input step: they integrated 0.6 time units per input step whatever the
