@@ -21,6 +21,8 @@ from liquidtime import models  # noqa: E402
 from liquidtime.cells import CTGRUCell, CTRNNCell, NeuralODECell  # noqa: E402
 from liquidtime.layers import CTGRU, CTRNN, NeuralODE  # noqa: E402
 from liquidtime.models import build_model, make_rnn_layer  # noqa: E402
+from liquidtime import training  # noqa: E402
+from liquidtime.training import ChunkedTrainer, data_parallel, train_chunked  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,7 @@ __all__ = [
     "CTRNNCell",
     "CfC",
     "CfCCell",
+    "ChunkedTrainer",
     "ContinuousTimeCell",
     "ContinuousTimeRNN",
     "LTC",
@@ -44,10 +47,13 @@ __all__ = [
     "bounds",
     "build_model",
     "cells",
+    "data_parallel",
     "layers",
     "lecun_tanh",
     "make_rnn_layer",
     "models",
     "solvers",
+    "train_chunked",
+    "training",
     "wirings",
 ]
