@@ -1,0 +1,239 @@
+"""Markdown tables of our results beside the LTC paper's (Tables 3, 4 and 6).
+
+Records (:mod:`liquidtime.experiments.records`) are grouped by task, protocol,
+model and every training setting except the seed; each group becomes one row
+with the mean and standard deviation of the test metric over its seeds, next to
+the paper's mean ± std over 5 runs. Units follow the paper
+(:data:`liquidtime.data.PAPER_UNITS`): accuracies in percent, MSE and F1 as
+they are. The standard deviation is the population one (``numpy.std``,
+``ddof=0``); with one seed none is shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from liquidtime.data import PAPER_RESULTS, PAPER_TABLES, PAPER_UNITS, PaperResult
+from liquidtime.data.registry import get_task_defaults, task_names
+from liquidtime.experiments.records import latest_per_run
+
+MODEL_ORDER: tuple[str, ...] = (
+    "lstm",
+    "ctrnn",
+    "node",
+    "ctgru",
+    "ltc",
+    "ltc-dense",
+    "ltc-ncp",
+    "cfc",
+    "cfc-ncp",
+    "liquid-neuron",
+)
+"""Row order of the models: the paper's columns first (LSTM, CT-RNN, Neural ODE, CT-GRU, LTC)."""
+
+_GROUP_FIELDS = (
+    "task",
+    "protocol",
+    "model",
+    "preset",
+    "units",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "solver",
+    "unfolds",
+    "max_train_windows",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultRow:
+    """One table row: a task and model with fixed settings, summarised over seeds.
+
+    Attributes:
+        task, protocol, model: What ran.
+        unit: The paper's unit of the metric (``"accuracy %"``, ``"mse"``, ``"f1"``).
+        values: The finite test metrics of the seeds, in the paper's unit.
+        seeds: The seeds of the runs (including diverged ones).
+        failed: Runs whose test metric is not finite.
+        nan_stops: Runs stopped early on a NaN loss.
+        epochs: Requested epochs; ``epochs_run``: the most any seed ran.
+        wall_time_s: Mean wall time per run in seconds.
+        settings: The group's settings (``_GROUP_FIELDS``).
+        paper: The paper's result, or None for models the paper did not train.
+    """
+
+    task: str
+    protocol: str
+    model: str
+    unit: str
+    values: tuple[float, ...]
+    seeds: tuple[int, ...]
+    failed: int
+    nan_stops: int
+    epochs: int
+    epochs_run: int
+    wall_time_s: float
+    settings: dict[str, Any]
+    paper: PaperResult | None
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values)) if self.values else math.nan
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.values)) if self.values else math.nan
+
+
+def _in_paper_units(task: str, value: Any) -> float:
+    if value is None or not math.isfinite(float(value)):
+        return math.nan
+    return float(value) * (100.0 if PAPER_UNITS.get(task) == "accuracy %" else 1.0)
+
+
+def summarize(records: Iterable[dict[str, Any]]) -> list[ResultRow]:
+    """Groups records into rows (repeated runs of one seed count once: the latest).
+
+    Returns:
+        Rows in the paper's task order, then :data:`MODEL_ORDER`.
+    """
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for record in latest_per_run(records):
+        key = tuple(
+            _hashable(record.get(field)) for field in _GROUP_FIELDS
+        )
+        groups.setdefault(key, []).append(record)
+    rows = []
+    for key, members in groups.items():
+        settings = dict(zip(_GROUP_FIELDS, key))
+        task, model = settings["task"], settings["model"]
+        metrics = [_in_paper_units(task, member.get("test_metric")) for member in members]
+        finite = tuple(value for value in metrics if math.isfinite(value))
+        rows.append(
+            ResultRow(
+                task=task,
+                protocol=settings["protocol"],
+                model=model,
+                unit=PAPER_UNITS.get(task, members[0].get("metric", "")),
+                values=finite,
+                seeds=tuple(sorted(int(member.get("seed", 0)) for member in members)),
+                failed=len(metrics) - len(finite),
+                nan_stops=sum(bool(member.get("stopped_on_nan")) for member in members),
+                epochs=int(settings["epochs"] or 0),
+                epochs_run=max(int(member.get("epochs_run") or 0) for member in members),
+                wall_time_s=float(np.mean([member.get("wall_time_s") or 0.0 for member in members])),
+                settings=settings,
+                paper=PAPER_RESULTS.get(task, {}).get(model),
+            )
+        )
+    return sorted(rows, key=_row_order)
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _row_order(row: ResultRow) -> tuple:
+    tasks = task_names()
+    task_rank = tasks.index(row.task) if row.task in tasks else len(tasks)
+    model_rank = MODEL_ORDER.index(row.model) if row.model in MODEL_ORDER else len(MODEL_ORDER)
+    return (task_rank, row.task, row.protocol, model_rank, row.model, row.epochs,
+            str(sorted(row.settings.items())))
+
+
+def _decimals(unit: str) -> int:
+    return 2 if unit == "accuracy %" else 3
+
+
+def format_mean_std(mean: float, std: float | None, unit: str) -> str:
+    """``mean ± std`` with the paper's decimals (2 for percentages, 3 otherwise)."""
+    if not math.isfinite(mean):
+        return "n/a"
+    digits = _decimals(unit)
+    if std is None:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _ours(row: ResultRow) -> str:
+    count = len(row.values)
+    if not count:
+        return "n/a (diverged)"
+    text = format_mean_std(row.mean, row.std if count > 1 else None, row.unit)
+    return f"{text} ({count} seed{'s' if count > 1 else ''})"
+
+
+def _notes(row: ResultRow) -> str:
+    """What differs from the paper's protocol for this row."""
+    settings = row.settings
+    notes = []
+    if row.protocol != "corrected":
+        notes.append(f"{row.protocol} protocol")
+    if settings["preset"] != "paper":
+        notes.append(f"preset {settings['preset']}")
+    try:
+        defaults = get_task_defaults(row.task)
+    except ValueError:
+        defaults = None
+    if defaults is not None:
+        if settings["units"] != defaults.units:
+            notes.append(f"{settings['units']} units")
+        if settings["batch_size"] != defaults.batch_size:
+            notes.append(f"batch {settings['batch_size']}")
+    notes.append(f"lr {settings['learning_rate']:g}")
+    if settings["solver"] is not None:
+        notes.append(f"{settings['solver']} x{settings['unfolds']}")
+    if settings["max_train_windows"] is not None:
+        notes.append(f"≤{settings['max_train_windows']} train windows")
+    if row.nan_stops:
+        notes.append(f"NaN stop in {row.nan_stops} run(s), at most {row.epochs_run} epochs")
+    if row.failed:
+        notes.append(f"{row.failed} run(s) without a finite test metric")
+    return ", ".join(notes)
+
+
+def markdown_table(records: Iterable[dict[str, Any]]) -> str:
+    """Markdown table of ``records`` beside the paper's numbers.
+
+    Columns: task (metric, unit) | model | epochs | ours mean ± std (seeds) |
+    paper mean ± std | mean wall time per run | settings (learning rate, solver,
+    and whatever differs from the paper's protocol).
+
+    Returns:
+        The table followed by a note on the paper's sources, or a one-line
+        message when there are no records.
+    """
+    rows = summarize(records)
+    if not rows:
+        return "No results.\n"
+    lines = [
+        "| task (metric) | model | epochs | ours: mean ± std | paper: mean ± std | time/run | settings |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        paper = format_mean_std(row.paper.mean, row.paper.std, row.unit) if row.paper else "—"
+        lines.append(
+            f"| {row.task} ({row.unit}) | {row.model} | {row.epochs} | {_ours(row)} | {paper} | "
+            f"{_duration(row.wall_time_s)} | {_notes(row)} |"
+        )
+    sources = sorted({f"{row.task}: {PAPER_TABLES[row.task]}" for row in rows if row.task in PAPER_TABLES})
+    footer = (
+        "\nPaper: Hasani et al., Liquid Time-constant Networks, AAAI 2021, mean ± std over 5 runs "
+        f"({'; '.join(sources)}). Ours: test metric at the best validation epoch; "
+        "std over seeds with ddof=0.\n"
+    )
+    return "\n".join(lines) + "\n" + footer
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
