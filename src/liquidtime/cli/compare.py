@@ -1,0 +1,139 @@
+"""``liquidtime compare``: train several models over several seeds on one task, then
+print the table beside the paper's numbers and plot the learning curves."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from liquidtime.cli.train import (
+    EXPECTED_ERRORS,
+    HelpFormatter,
+    add_data_arguments,
+    add_output_arguments,
+    add_training_arguments,
+    config_from_args,
+    fail,
+    non_negative_int,
+    positive_int,
+)
+from liquidtime.experiments.campaign import run_configs
+from liquidtime.experiments.plots import plot_learning_curves
+from liquidtime.experiments.records import RESULTS_FILE
+from liquidtime.experiments.runner import solver_models
+from liquidtime.experiments.tables import markdown_table
+from liquidtime.models import MODEL_NAMES, UNAVAILABLE_MODELS
+from liquidtime.training.distributed import add_distribution_arguments, configure_distribution
+
+TABLE_FILE = "table.md"
+PLOT_FILE = "learning_curves.png"
+
+_DESCRIPTION = f"""\
+Train several models with several seeds on one task (each run as `liquidtime
+train` does: the paper's protocol, checkpoints, one record per run), then print
+a Markdown table of our mean ± std over the seeds beside the paper's numbers
+and plot the learning curves.
+
+Outputs in --output: {RESULTS_FILE} (one record per run), {TABLE_FILE} (the table
+of this comparison), {PLOT_FILE} (training loss and validation metric per
+epoch; mean over seeds with a min-max band) and checkpoints/. With --resume,
+runs already finished in --output are reused and unfinished ones continue from
+their checkpoints. --solver and --unfolds apply to the models that have an ODE
+solver only.
+"""
+
+_EPILOG = """\
+examples:
+  liquidtime compare --task occupancy --models ltc,cfc,lstm --seeds 1 --epochs 3 \\
+      --output runs/occupancy
+  liquidtime compare --task traffic --models all --seeds 5 --data-dir ~/ltc-data \\
+      --output runs/traffic --jobs 2
+"""
+
+
+def model_list(text: str) -> list[str]:
+    """argparse type: comma-separated model names, or ``all`` (every model the factory has)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == ["all"]:
+        return list(MODEL_NAMES)
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated model names, got nothing")
+    for name in names:
+        if name in UNAVAILABLE_MODELS:
+            raise argparse.ArgumentTypeError(
+                f"model {name!r} is not available yet: {UNAVAILABLE_MODELS[name]}"
+            )
+        if name not in MODEL_NAMES:
+            raise argparse.ArgumentTypeError(
+                f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)} (or 'all')"
+            )
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"model names repeat in {text!r}")
+    return names
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Adds the ``compare`` sub-command to ``subparsers`` and returns its parser."""
+    parser = subparsers.add_parser(
+        "compare",
+        help="train several models over seeds on one task; table and learning-curve plot",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    add_data_arguments(parser)
+    runs = parser.add_argument_group("runs")
+    runs.add_argument("--models", type=model_list, default="ltc,cfc,lstm",
+                      metavar="M1,M2,...",
+                      help=f"comma-separated models, or 'all'; available: {', '.join(MODEL_NAMES)}")
+    runs.add_argument("--seeds", type=positive_int, default=1, metavar="N",
+                      help="number of seeds per model: --seed, --seed + 1, ...")
+    runs.add_argument("--seed", type=non_negative_int, default=0, help="the first seed")
+    runs.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                      help="runs trained at once in worker processes (not with --data-parallel)")
+    add_training_arguments(parser)
+    add_output_arguments(parser)
+    add_distribution_arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the comparison described by ``args``; returns an exit code."""
+    started = time.perf_counter()
+    try:
+        if args.jobs > 1 and args.data_parallel:
+            raise ValueError("--jobs > 1 cannot be combined with --data-parallel.")
+        configs = [
+            config_from_args(args, model, seed, solver_options=model in solver_models())
+            for seed in range(args.seed, args.seed + args.seeds)
+            for model in args.models
+        ]
+        configure_distribution(args)
+        records = run_configs(
+            configs,
+            data_dir=args.data_dir,
+            output_dir=args.output,
+            resume=args.resume,
+            progress=args.progress,
+            jobs=args.jobs,
+        )
+    except EXPECTED_ERRORS as error:
+        return fail("compare", error)
+    except KeyboardInterrupt:
+        print(
+            "\nliquidtime compare: interrupted; finished runs are recorded and the others "
+            "checkpointed: run the same command with --resume to continue.",
+            file=sys.stderr,
+        )
+        return 130
+    table = markdown_table(records)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / TABLE_FILE).write_text(table)
+    plot = plot_learning_curves(records, args.output / PLOT_FILE, title=f"{args.task}")
+    print()
+    print(table)
+    print(f"Wall time {time.perf_counter() - started:.1f} s. Wrote {args.output / RESULTS_FILE}, "
+          f"{args.output / TABLE_FILE} and {plot}.")
+    return 0
