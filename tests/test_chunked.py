@@ -154,6 +154,20 @@ def test_chunked_predictions_equal_whole_sequence_predictions(layer_class):
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
 
 
+def test_elapsed_time_input_is_chunked_with_the_data():
+    """A two-input model (data and per-step elapsed times) predicts the same in chunks."""
+    x, _ = _data(recordings=2, steps=17)
+    dt = np.random.default_rng(2).uniform(0.1, 2.0, size=(2, 17)).astype("float32")
+    keras.utils.set_random_seed(0)
+    data, elapsed = keras.Input((None, FEATURES)), keras.Input((None,))
+    hidden = LTC(UNITS, return_sequences=True, ode_unfolds=2)(data, elapsed_time=elapsed)
+    model = keras.Model([data, elapsed], keras.layers.Dense(1)(hidden))
+    model.compile(optimizer="sgd", loss="mse")
+    whole = model.predict([x, dt], verbose=0)
+    chunked = ChunkedTrainer(model, chunk_length=6, batch_size=2).predict([x, dt])
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
+
+
 def test_long_sequence_trains_in_chunks_and_leaves_the_model_as_it_was(tmp_path):
     x, y = _data(recordings=1, steps=3000, seed=1)
     model = _model(CfC, backbone_units=8)
