@@ -247,7 +247,9 @@ def test_auto_ncp_derivation():
     assert auto_ncp_sizes(16, 2, 0.5) == expected
     assert {k: getattr(wiring, k) for k in expected} == expected
     assert wiring.units == 16 and wiring.output_dim == 2
-    assert set(wiring.get_config()) == {"units", "output_size", "sparsity_level", "seed", "input_dim"}
+    assert set(wiring.get_config()) == {
+        "units", "output_size", "sparsity_level", "seed", "input_dim"
+    }
     check_ncp_structure(wiring, input_dim=3)
     # The smallest AutoNCP: one inter and one command neuron.
     smallest = AutoNCP(3, output_size=1, sparsity_level=0.0, seed=0)

@@ -10,7 +10,6 @@ from liquidtime.cells.base import BaseCell
 from liquidtime.cells.ltc import LTCCell
 from liquidtime.cells.synaptic_ltc import SynapticLTCCell
 from liquidtime.layers.base import CellSequenceLayer, split_cell_arguments
-from liquidtime.layers.mixed_memory import MixedMemoryOption
 from liquidtime.wirings.base import Wiring
 
 
@@ -22,7 +21,7 @@ def _units_or_wiring(units: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
-class LTC(MixedMemoryOption, CellSequenceLayer):
+class LTC(CellSequenceLayer):
     """Liquid Time-Constant network over whole sequences.
 
     ``LTC(units: int, ...)`` runs the dense LTC cell of the paper's Algorithm 1
@@ -37,9 +36,7 @@ class LTC(MixedMemoryOption, CellSequenceLayer):
     cell) and every sequence-layer argument (``return_sequences``,
     ``return_state``, ``go_backwards``, ``stateful``, ``zero_output_for_mask``) is
     accepted. The wiring is saved in the layer's config, so ``.keras`` files of
-    wired LTCs (NCP included) load back. With ``mixed_memory=True`` the cell is
-    wrapped in a :class:`~liquidtime.cells.MixedMemoryCell` (an LSTM memory path,
-    Lechner & Hasani 2020).
+    wired LTCs (NCP included) load back.
 
     Call arguments:
         sequences: ``(batch, time, features)``.
@@ -56,7 +53,7 @@ class LTC(MixedMemoryOption, CellSequenceLayer):
 
     cell_class = LTCCell
 
-    def __init__(self, units: int | Wiring | dict, mixed_memory: bool = False, **kwargs: Any):
+    def __init__(self, units: int | Wiring | dict, **kwargs: Any):
         units = _units_or_wiring(units)
         cell_class = self.cell_class_for(units)
         other = LTCCell if cell_class is SynapticLTCCell else SynapticLTCCell
@@ -70,7 +67,7 @@ class LTC(MixedMemoryOption, CellSequenceLayer):
                 f"LTC was given {kind} as `units`, which does not take the argument(s) "
                 f"{foreign}; they belong to {other.__name__}."
             )
-        super().__init__(units, mixed_memory=mixed_memory, **kwargs)
+        super().__init__(units, **kwargs)
 
     def cell_class_for(self, units: Any) -> type[BaseCell]:
         return SynapticLTCCell if isinstance(units, Wiring) else LTCCell
