@@ -10,6 +10,7 @@ from liquidtime.cells.base import BaseCell
 from liquidtime.cells.ltc import LTCCell
 from liquidtime.cells.synaptic_ltc import SynapticLTCCell
 from liquidtime.layers.base import CellSequenceLayer, split_cell_arguments
+from liquidtime.layers.mixed_memory import MixedMemoryOption
 from liquidtime.wirings.base import Wiring
 
 
@@ -21,7 +22,7 @@ def _units_or_wiring(units: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
-class LTC(CellSequenceLayer):
+class LTC(MixedMemoryOption, CellSequenceLayer):
     """Liquid Time-Constant network over whole sequences.
 
     ``LTC(units: int, ...)`` runs the dense LTC cell of the paper's Algorithm 1
@@ -36,7 +37,9 @@ class LTC(CellSequenceLayer):
     cell) and every sequence-layer argument (``return_sequences``,
     ``return_state``, ``go_backwards``, ``stateful``, ``zero_output_for_mask``) is
     accepted. The wiring is saved in the layer's config, so ``.keras`` files of
-    wired LTCs (NCP included) load back.
+    wired LTCs (NCP included) load back. With ``mixed_memory=True`` the cell is
+    wrapped in a :class:`~liquidtime.cells.MixedMemoryCell` (an LSTM memory path,
+    Lechner & Hasani 2020).
 
     Call arguments:
         sequences: ``(batch, time, features)``.
@@ -53,7 +56,7 @@ class LTC(CellSequenceLayer):
 
     cell_class = LTCCell
 
-    def __init__(self, units: int | Wiring | dict, **kwargs: Any):
+    def __init__(self, units: int | Wiring | dict, mixed_memory: bool = False, **kwargs: Any):
         units = _units_or_wiring(units)
         cell_class = self.cell_class_for(units)
         other = LTCCell if cell_class is SynapticLTCCell else SynapticLTCCell
@@ -67,7 +70,7 @@ class LTC(CellSequenceLayer):
                 f"LTC was given {kind} as `units`, which does not take the argument(s) "
                 f"{foreign}; they belong to {other.__name__}."
             )
-        super().__init__(units, **kwargs)
+        super().__init__(units, mixed_memory=mixed_memory, **kwargs)
 
     def cell_class_for(self, units: Any) -> type[BaseCell]:
         return SynapticLTCCell if isinstance(units, Wiring) else LTCCell
