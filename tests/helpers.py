@@ -72,8 +72,10 @@ def finite_difference_gradients(
     base = [np.asarray(keras.ops.convert_to_numpy(v.value), dtype=np.float64) for v in variables]
 
     def evaluate(values):
-        dtype = variables[0].dtype
-        return float(keras.ops.convert_to_numpy(loss_of([keras.ops.convert_to_tensor(v, dtype) for v in values])))
+        loss = loss_of([keras.ops.convert_to_tensor(v, variables[0].dtype) for v in values])
+        if keras.backend.backend() == "torch":
+            loss = loss.detach()
+        return float(keras.ops.convert_to_numpy(loss))
 
     results = []
     for position, value in enumerate(base):

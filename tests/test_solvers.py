@@ -8,7 +8,7 @@ import scipy.integrate
 from keras import ops
 
 from conftest import to_numpy
-from liquidtime._backend_ops import tanh
+from liquidtime._backend_ops import matmul, tanh
 from liquidtime.solvers import (
     DOPRI5_TABLEAU,
     RK4_TABLEAU,
@@ -36,8 +36,8 @@ def numpy_field(x):
 
 
 def keras_field(x):
-    a = ops.softplus(ops.matmul(x, ops.convert_to_tensor(W_A, x.dtype)) + ops.convert_to_tensor(C_A, x.dtype))
-    b = tanh(ops.matmul(x, ops.convert_to_tensor(W_B, x.dtype)) + ops.convert_to_tensor(C_B, x.dtype))
+    a = ops.softplus(matmul(x, ops.convert_to_tensor(W_A, x.dtype)) + ops.convert_to_tensor(C_A, x.dtype))
+    b = tanh(matmul(x, ops.convert_to_tensor(W_B, x.dtype)) + ops.convert_to_tensor(C_B, x.dtype))
     return a, b
 
 
