@@ -173,6 +173,28 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary(results: list[dict]) -> str:
+    """Memory per 1,000 backpropagated steps, from the whole-sequence and chunked runs."""
+    lines = []
+    ok = [r for r in results if "error" not in r]
+    for r in ok:
+        if r["chunk"] != 0:
+            continue
+        chunked = [c for c in ok if c["model"] == r["model"] and c["steps"] == r["steps"] and c["chunk"]]
+        if not chunked:
+            continue
+        smallest = min(chunked, key=lambda c: c["chunk"])
+        largest = max(chunked, key=lambda c: c["chunk"])
+        per_thousand = (r["peak_mb"] - smallest["peak_mb"]) / (r["steps"] - smallest["chunk"]) * 1000
+        lines.append(
+            f"- {r['model']}, {r['steps']:,} steps: backpropagating through the whole recording "
+            f"costs about {per_thousand:.1f} MB per 1,000 steps ({r['peak_mb']:,.0f} MB peak); "
+            f"in chunks of {smallest['chunk']:,} to {largest['chunk']:,} steps the peak stays "
+            f"between {smallest['peak_mb']:,.0f} and {largest['peak_mb']:,.0f} MB."
+        )
+    return "\n".join(lines)
+
+
 def write_section(path: Path, body: str) -> None:
     """Replaces (or appends) this benchmark's section of ``path``, re-reading it first."""
     text = path.read_text() if path.exists() else "# Performance\n"
@@ -206,6 +228,9 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="data root or power folder")
     parser.add_argument("--write-docs", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also save raw results here")
+    parser.add_argument(
+        "--from-json", type=Path, default=None, help="render saved results instead of measuring"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="ltc", help=argparse.SUPPRESS)
     parser.add_argument("--chunk", type=int, default=0, help=argparse.SUPPRESS)
@@ -216,8 +241,8 @@ def main() -> None:
         return
 
     chunks = [int(c) for c in args.chunks.split(",") if c]
-    results = []
-    for model in args.models.split(","):
+    results = json.loads(args.from_json.read_text()) if args.from_json else []
+    for model in [] if args.from_json else args.models.split(","):
         for steps in [int(s) for s in args.steps.split(",")]:
             runs = [c for c in chunks if c < steps]
             if args.unchunked_max_steps is None or steps <= args.unchunked_max_steps:
@@ -242,7 +267,9 @@ def main() -> None:
             f"`liquidtime.training.ChunkedTrainer(model, chunk_length)` (truncated BPTT, "
             f"states carried between chunks). Peak RSS is the process's `VmHWM`; 'training "
             f"memory' is the peak minus the resident memory just before training (imports, "
-            f"data, built model). Each row is a fresh process; backend "
+            f"data, built model). 'mean chunk loss' is the training loss averaged over the "
+            f"pass: smaller chunks make more optimizer steps per pass, so it is not a "
+            f"comparison of final quality. Each row is a fresh process; backend "
             f"{versions['backend']}, Keras {versions['keras']}, "
             f"{platform.machine()} CPU, {os.cpu_count()} cores (shared with other jobs, so "
             f"times are indicative only).\n\n"
@@ -250,7 +277,7 @@ def main() -> None:
             f"--steps {args.steps} --chunks {args.chunks}"
             f"{f' --unchunked-max-steps {args.unchunked_max_steps}' if args.unchunked_max_steps else ''}"
             f"{' --synthetic' if args.synthetic else ''} --write-docs {args.write_docs}`\n\n"
-            f"{rendered}\n"
+            f"{rendered}\n\n{summary(results)}\n"
         )
         write_section(args.write_docs, body)
 

@@ -75,7 +75,6 @@ def recurrent_layers(model: keras.Model) -> list[keras.layers.RNN]:
     return found
 
 
-@keras.saving.register_keras_serializable(package="liquidtime")
 class _StateCarrier(keras.Model):
     """Runs a model whose recurrent states are tracked here as non-trainable variables.
 
