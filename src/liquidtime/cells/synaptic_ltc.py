@@ -313,8 +313,8 @@ class SynapticLTCCell(ContinuousTimeCell):
         activation = ops.sigmoid(
             ops.expand_dims(state, -1) * constants["sigma"] - constants["sigma_mu"]
         )
-        a = a0 + ops.sum(activation * constants["w_over_cm"], axis=1)
-        b = b0 + ops.sum(activation * constants["w_erev_over_cm"], axis=1)
+        a = a0 + ops.einsum("bji,ji->bi", activation, constants["w_over_cm"])
+        b = b0 + ops.einsum("bji,ji->bi", activation, constants["w_erev_over_cm"])
         return a, b
 
     def readout(self, state: Any) -> Any:
