@@ -558,3 +558,34 @@ def test_synaptic_euler_with_a_large_step_is_reported_by_the_monitor():
     with pytest.warns(BoundsViolationWarning, match="synaptic.*Theorem 2.*exceeds"):
         model.fit(x, np.zeros((4, 1), "float32"), epochs=1, verbose=0, callbacks=[monitor])
     assert check_bounds(built_synaptic(), x, elapsed_time=30.0 * largest).ok
+
+
+def _train_synaptic_towards_large_state(regularized: bool):
+    """Motor potentials of 3 need a reversal potential above 3 (synaptic Theorem 2)."""
+    from liquidtime.wirings import FullyConnected
+
+    keras.utils.set_random_seed(0)
+    regularizers = None
+    if regularized:
+        envelope = RangeRegularizer(-1.0, 1.0, strength=1000.0)
+        regularizers = {"vleak": envelope, "erev": envelope, "sensory_erev": envelope}
+    layer = LTC(FullyConnected(3, seed=0), output_mapping="none", regularizers=regularizers)
+    model = keras.Sequential([keras.Input((8, 2)), layer])
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    inputs = np.random.default_rng(13).uniform(0, 1, (32, 8, 2)).astype("float32")
+    model.fit(inputs, np.full((32, 3), 3.0, "float32"), epochs=60, batch_size=32, verbose=0)
+    return model, check_bounds(layer, inputs)
+
+
+def test_synaptic_envelope_regularizers_keep_the_range_only_when_used(tmp_path):
+    _, free = _train_synaptic_towards_large_state(regularized=False)
+    assert np.max(free.bounds.state_high) > 1.5 and np.max(free.state_max) > 1.2
+    model, kept = _train_synaptic_towards_large_state(regularized=True)
+    assert np.max(kept.bounds.state_high) <= 1.01 and np.min(kept.bounds.state_low) >= -1.01
+    assert np.max(kept.state_max) <= 1.01 and kept.ok
+    path = tmp_path / "synaptic.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert isinstance(restored.layers[0].cell.regularizers["erev"], RangeRegularizer)
+    losses = lambda m: sum(float(to_numpy(loss)) for loss in m.losses)  # noqa: E731
+    assert losses(restored) == pytest.approx(losses(model), rel=1e-6)

@@ -33,6 +33,34 @@ DEFAULT_INITIALIZATION_RANGES: dict[str, tuple[float, float]] = {
 POSITIVE_PARAMETERS = ("gleak", "cm", "w", "sensory_w")
 """Parameters kept positive (by ``positivity``); their ranges must have ``low > 0``."""
 
+PARAMETERS = (
+    "gleak", "vleak", "cm", "sigma", "mu", "w", "erev", "sensory_sigma", "sensory_mu",
+    "sensory_w", "sensory_erev", "input_w", "input_b", "output_w", "output_b",
+)
+"""Every parameter of the cell (the names accepted by ``regularizers``)."""
+
+
+def check_regularizers(regularizers: Any) -> dict[str, Any]:
+    """Returns ``{parameter name: keras regularizer}`` from the ``regularizers`` argument.
+
+    Raises:
+        ValueError: For a value that is not a dict, or an unknown parameter name.
+    """
+    if regularizers is None:
+        return {}
+    if not isinstance(regularizers, dict):
+        raise ValueError(
+            "Received an invalid value for argument `regularizers`, expected a dict from "
+            f"parameter name to regularizer, got {regularizers!r}."
+        )
+    unknown = sorted(set(regularizers) - set(PARAMETERS))
+    if unknown:
+        raise ValueError(
+            f"Received unknown parameter(s) {unknown} in `regularizers`; expected names "
+            f"among {list(PARAMETERS)}."
+        )
+    return {name: keras.regularizers.get(value) for name, value in regularizers.items()}
+
 
 def check_initialization_ranges(ranges: Any) -> dict[str, tuple[float, float]]:
     """Merges user ranges into :data:`DEFAULT_INITIALIZATION_RANGES`, checking them.
@@ -152,6 +180,11 @@ class SynapticLTCCell(ContinuousTimeCell):
         initialization_ranges: Dict overriding entries of
             :data:`DEFAULT_INITIALIZATION_RANGES` (uniform ``(low, high)``; ``low ==
             high`` gives a constant).
+        regularizers: Dict from parameter name (:data:`PARAMETERS`) to a Keras
+            regularizer; those of positive parameters see the positive value. For
+            example ``{"vleak": r, "erev": r, "sensory_erev": r}`` with
+            ``r = liquidtime.bounds.RangeRegularizer(-1, 1)`` keeps Theorem 2's
+            state envelope inside ``[-1, 1]`` (see ``docs/stability.md``).
         elapsed_time_as_feature: See :class:`~liquidtime.cells.base.BaseCell`.
 
     Call arguments (inside ``keras.layers.RNN``):
@@ -178,6 +211,7 @@ class SynapticLTCCell(ContinuousTimeCell):
         positivity: str = "softplus",
         initialization_ranges: dict[str, Any] | None = None,
         elapsed_time_as_feature: bool = False,
+        regularizers: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         if isinstance(wiring, dict):
@@ -197,6 +231,7 @@ class SynapticLTCCell(ContinuousTimeCell):
                 f">= 0, got {epsilon!r}."
             )
         self.initialization_ranges = check_initialization_ranges(initialization_ranges)
+        self.regularizers = check_regularizers(regularizers)
         super().__init__(
             wiring.units,
             solver=solver,
@@ -223,11 +258,21 @@ class SynapticLTCCell(ContinuousTimeCell):
 
         def positive(name: str, shape: tuple[int, ...]) -> keras.Variable:
             return add_positive_weight(
-                self, name, shape, positivity=self.positivity, initializer=_uniform(ranges[name])
+                self,
+                name,
+                shape,
+                positivity=self.positivity,
+                initializer=_uniform(ranges[name]),
+                regularizer=self.regularizers.get(name),
             )
 
         def plain(name: str, shape: tuple[int, ...], initializer: Any) -> keras.Variable:
-            return self.add_weight(name=name, shape=shape, initializer=initializer)
+            return self.add_weight(
+                name=name,
+                shape=shape,
+                initializer=initializer,
+                regularizer=self.regularizers.get(name),
+            )
 
         self.gleak = positive("gleak", (n,))
         self.vleak = plain("vleak", (n,), _uniform(ranges["vleak"]))
@@ -338,6 +383,10 @@ class SynapticLTCCell(ContinuousTimeCell):
                 "positivity": self.positivity,
                 "initialization_ranges": {
                     name: list(bounds) for name, bounds in self.initialization_ranges.items()
+                },
+                "regularizers": {
+                    name: keras.regularizers.serialize(regularizer)
+                    for name, regularizer in self.regularizers.items()
                 },
             }
         )
