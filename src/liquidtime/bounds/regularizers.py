@@ -12,7 +12,11 @@ in a box keeps the ranges in a box:
   hands it the positive value of tau) keeps the whole interval inside ``[low, high]``.
 * synaptic cell, envelope = hull of ``vleak``, the connected ``erev`` /
   ``sensory_erev`` (and 0 when ``epsilon > 0``): :class:`RangeRegularizer` on
-  each of them.
+  each of them, through ``SynapticLTCCell(regularizers={"vleak": r, "erev": r,
+  "sensory_erev": r})``. Its Theorem-1 range ``[cm / (gleak + eps + sum w),
+  cm / (gleak + eps)]`` spans several weights, which no weight regularizer sees
+  together: bound it with :class:`RangeRegularizer` boxes on ``cm``, ``gleak``,
+  ``w`` and ``sensory_w`` (``docs/stability.md``).
 
 Both are soft: a squared hinge outside the interval, zero inside, so they act
 only on parameters that leave it; ``strength`` trades them against the task loss.
