@@ -149,12 +149,30 @@ def test_stateful_carries_state_between_calls(make_layer):
     stateless = make_layer(return_state=True)
     stateful(x[:, :3])
     stateless(x)
-    stateless.set_weights(stateful.get_weights())
+    stateless.cell.set_weights(stateful.cell.get_weights())
     stateful.reset_state()
     stateful(x[:, :3])
     second_half = to_numpy(stateful(x[:, 3:]))
     _, state = stateless(x)
     np.testing.assert_allclose(second_half, to_numpy(state), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make_layer", LAYERS)
+def test_stateful_state_is_carried_through_compiled_fit_and_predict(make_layer):
+    """keras.layers.RNN's state variables are not written back by a compiled JAX step; ours are."""
+    x = sequences(batch=4)
+    layer = make_layer(stateful=True)
+    model = keras.Sequential([keras.Input((6, 4), batch_size=4), layer, keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(x, np.ones((4, 1), "float32"), batch_size=4, epochs=1, verbose=0)
+    assert np.abs(to_numpy(layer.states[0])).max() > 0
+    layer.reset_state()
+    model.predict(x, batch_size=4, verbose=0)
+    carried = to_numpy(layer.states[0])
+    reference = make_layer(return_state=True)
+    reference(x)
+    reference.cell.set_weights(layer.cell.get_weights())
+    np.testing.assert_allclose(carried, to_numpy(reference(x)[1]), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("make_layer", LAYERS)

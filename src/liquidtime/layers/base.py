@@ -86,6 +86,27 @@ class ContinuousTimeRNN(keras.layers.RNN):
         self._check_rank(sequences_shape)
         super().build(sequences_shape, initial_state_shape)
 
+    def _create_state_variables(self, batch_size):
+        """Stateful layers keep their states as non-trainable weights.
+
+        ``keras.layers.RNN`` creates untracked variables, which a compiled JAX train
+        or predict step never writes back: with ``fit`` on JAX, its state silently
+        stays at zero (Keras's own LSTM included). Tracked non-trainable weights are
+        threaded through the compiled step like a BatchNormalization's statistics,
+        and, like those, they are part of the layer's weights and saved with it.
+        """
+        states = [
+            self.add_weight(
+                name=f"state_{i}",
+                shape=(batch_size, size),
+                initializer="zeros",
+                trainable=False,
+                dtype=self.variable_dtype,
+            )
+            for i, size in enumerate(self.state_size)
+        ]
+        object.__setattr__(self, "states", states)
+
     def compute_output_shape(self, sequences_shape, initial_state_shape=None, elapsed_time_shape=None):
         return super().compute_output_shape(sequences_shape, initial_state_shape)
 
