@@ -20,11 +20,11 @@ CfC, CT-RNN, ...) on every backend, with the model's own ``fit`` machinery (so
 ``keras.distribution`` data parallelism applies unchanged). It switches the
 model's recurrent layers to ``stateful`` for the duration of training, with state
 variables of its own; the model is trained in place and left as it was otherwise.
-Carrying the state through Keras's own ``stateful=True`` alone is not enough on
-JAX: Keras 3 does not track RNN state variables, so a jitted JAX train step reads
-them as constants and never updates them. :class:`ChunkedTrainer` lists them as
-non-trainable variables of a thin wrapper model, which JAX's train step then threads
-through every chunk.
+It also covers ``keras.layers.RNN`` layers such as ``keras.layers.LSTM``, whose
+``stateful=True`` alone is not enough on JAX (Keras 3 does not track their state
+variables, so a jitted JAX train step never updates them; liquidtime's own layers
+track theirs): :class:`ChunkedTrainer` lists the states as non-trainable variables
+of a thin wrapper model, which JAX's train step then threads through every chunk.
 """
 
 from __future__ import annotations
