@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     table = markdown_table(records)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / TABLE_FILE).write_text(table)
-    plot = plot_learning_curves(records, args.output / PLOT_FILE, title=f"{args.task}")
+    plot = plot_learning_curves(records, args.output / PLOT_FILE)
     print()
     print(table)
     print(f"Wall time {time.perf_counter() - started:.1f} s. Wrote {args.output / RESULTS_FILE}, "

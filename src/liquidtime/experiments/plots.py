@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from liquidtime.data import PAPER_UNITS
 from liquidtime.experiments.records import latest_per_run
@@ -102,6 +103,7 @@ def plot_learning_curves(
         metric_axis.set_ylabel(_METRIC_LABELS.get(metric, metric))
         for axis in (loss_axis, metric_axis):
             axis.grid(True, alpha=0.3)
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         metric_axis.legend(fontsize="small")
     if title:
         figure.suptitle(title)
