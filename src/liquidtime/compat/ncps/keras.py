@@ -1,0 +1,275 @@
+"""ncps's Keras layers and cells (``ncps.keras``) on liquidtime: the same names and signatures.
+
+Code written for ``ncps.keras`` runs after changing its imports to
+``from liquidtime.compat.ncps import wirings`` and
+``from liquidtime.compat.ncps.keras import LTC, LTCCell, CfC, CfCCell, WiredCfCCell,
+MixedMemoryRNN``, on JAX, TensorFlow and PyTorch. Each class is a subclass of the
+liquidtime class that runs it, so it has liquidtime's extras too (``elapsed_time=``
+in the call, ``solver=``, ``positivity=``, ...). ncps models convert with
+:func:`liquidtime.compat.load_ncps_weights`.
+
+What is the same as ncps 1.0.1: ``LTC(int)`` and ``LTC(wiring)`` are the synaptic
+LTC (an int means a ``FullyConnected`` wiring), with ncps's parameters, ranges,
+mappings, ``ode_unfolds`` and ``epsilon``; ``CfC`` has ncps's modes and backbone
+defaults (128 units, 1 layer, no dropout; the cell alone: dropout 0.1); a wiring
+gives the wired CfC; outputs are the motor neurons.
+
+Differences, on purpose (ncps's behaviour is a bug or does not run):
+
+* CfC: the ``g``/``h`` heads go through ``tanh`` (ncps's PyTorch CfC does, its Keras
+  CfC does not, so its state is unbounded); the wired CfC's sparsity also masks the
+  time gates, and ``fully_recurrent=False`` works.
+* ``mixed_memory`` / ``MixedMemoryRNN`` is the ODE-LSTM of Lechner & Hasani (2020),
+  as ncps's PyTorch version: the LSTM output is the state the cell evolves. ncps's
+  Keras version feeds it to the cell as input instead (another model).
+* The positive LTC parameters are kept positive by softplus (pass
+  ``positivity="clip"`` for ncps's projection); the reversal potentials are floats
+  (ncps's are integer tensors on JAX, which cannot be trained).
+* ``CfCCell(sparsity_mask=...)`` is not supported: use a wiring (``WiredCfCCell``).
+* Irregular sampling is ``layer(x, elapsed_time=dt)`` (ncps's tuple inputs do not work
+  in Keras 3); ``MixedMemoryRNN``'s ``state_size`` is ``[cell states..., memory]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from liquidtime.cells import cfc as _cfc
+from liquidtime.cells import mixed_memory as _mixed_memory
+from liquidtime.cells import synaptic_ltc as _synaptic_ltc
+from liquidtime.cells import wired_cfc as _wired_cfc
+from liquidtime.compat.ncps import wirings
+from liquidtime.layers import cfc as _cfc_layer
+from liquidtime.layers import ltc as _ltc_layer
+from liquidtime.wirings.base import Wiring
+
+_PACKAGE = "liquidtime.compat.ncps"
+
+
+def _mapping(value: Any) -> Any:
+    """ncps's mapping names: None means no mapping."""
+    return "none" if value is None else value
+
+
+def _as_wiring(units: Any) -> Any:
+    """ncps's LTC: an int means a fully connected wiring of that many neurons."""
+    if isinstance(units, int) and not isinstance(units, bool):
+        return wirings.FullyConnected(units)
+    return units
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LTCCell(_synaptic_ltc.SynapticLTCCell):
+    """``ncps.keras.LTCCell(wiring, input_mapping="affine", output_mapping="affine",
+    ode_unfolds=6, epsilon=1e-8, initialization_ranges=None)``: the synaptic LTC cell."""
+
+    def __init__(
+        self,
+        wiring: Wiring | dict,
+        input_mapping: str | None = "affine",
+        output_mapping: str | None = "affine",
+        ode_unfolds: int = 6,
+        epsilon: float = 1e-8,
+        initialization_ranges: dict | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            wiring,
+            input_mapping=_mapping(input_mapping),
+            output_mapping=_mapping(output_mapping),
+            ode_unfolds=ode_unfolds,
+            epsilon=epsilon,
+            initialization_ranges=initialization_ranges,
+            **kwargs,
+        )
+
+    @property
+    def sensory_size(self) -> int | None:
+        return self.wiring.input_dim
+
+    @property
+    def motor_size(self) -> int:
+        return self.wiring.output_dim
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CfCCell(_cfc.CfCCell):
+    """``ncps.keras.CfCCell(units, mode="default", activation="lecun_tanh",
+    backbone_units=128, backbone_layers=1, backbone_dropout=0.1, sparsity_mask=None)``."""
+
+    def __init__(
+        self,
+        units: int,
+        mode: str = "default",
+        activation: Any = "lecun_tanh",
+        backbone_units: int = 128,
+        backbone_layers: int = 1,
+        backbone_dropout: float = 0.1,
+        sparsity_mask: Any = None,
+        **kwargs: Any,
+    ):
+        if sparsity_mask is not None:
+            raise ValueError(
+                "CfCCell(sparsity_mask=...) is not supported; give the sparsity as a wiring: "
+                "WiredCfCCell(wiring) or CfC(wiring)."
+            )
+        super().__init__(
+            units,
+            mode=mode,
+            activation=activation,
+            backbone_units=backbone_units,
+            backbone_layers=backbone_layers,
+            backbone_dropout=backbone_dropout,
+            **kwargs,
+        )
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class WiredCfCCell(_wired_cfc.WiredCfCCell):
+    """``ncps.keras.WiredCfCCell(wiring, fully_recurrent=True, mode="default",
+    activation="lecun_tanh")``; ``activation`` is unused, as in ncps (no backbone)."""
+
+    def __init__(
+        self,
+        wiring: Wiring | dict,
+        fully_recurrent: bool = True,
+        mode: str = "default",
+        activation: Any = "lecun_tanh",
+        **kwargs: Any,
+    ):
+        super().__init__(wiring, mode=mode, fully_recurrent=fully_recurrent, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MixedMemoryRNN(_mixed_memory.MixedMemoryCell):
+    """``ncps.keras.MixedMemoryRNN(rnn_cell, forget_gate_bias=1.0)``: an LSTM memory
+    beside ``rnn_cell`` (the ODE-LSTM design; see the module docstring)."""
+
+    def __init__(self, rnn_cell: Any, forget_gate_bias: float = 1.0, **kwargs: Any):
+        super().__init__(rnn_cell, forget_gate_bias=forget_gate_bias, **kwargs)
+
+    @property
+    def rnn_cell(self) -> Any:
+        """The wrapped cell (ncps's name)."""
+        return self.cell
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["rnn_cell"] = config.pop("cell")
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LTC(_ltc_layer.LTC):
+    """``ncps.keras.LTC(units, mixed_memory=False, input_mapping="affine",
+    output_mapping="affine", ode_unfolds=6, epsilon=1e-8, initialization_ranges=None,
+    return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+    unroll=False, zero_output_for_mask=False)``.
+
+    ``units`` is a wiring or an int (a ``wirings.FullyConnected(units)``); the layer
+    runs the synaptic LTC on it, as ncps does.
+    """
+
+    def __init__(
+        self,
+        units: int | Wiring | dict,
+        mixed_memory: bool = False,
+        input_mapping: str | None = "affine",
+        output_mapping: str | None = "affine",
+        ode_unfolds: int = 6,
+        epsilon: float = 1e-8,
+        initialization_ranges: dict | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            _as_wiring(units),
+            mixed_memory=mixed_memory,
+            input_mapping=_mapping(input_mapping),
+            output_mapping=_mapping(output_mapping),
+            ode_unfolds=ode_unfolds,
+            epsilon=epsilon,
+            initialization_ranges=initialization_ranges,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CfC(_cfc_layer.CfC):
+    """``ncps.keras.CfC(units, mixed_memory=False, mode="default", activation="lecun_tanh",
+    backbone_units=None, backbone_layers=None, backbone_dropout=None, sparsity_mask=None,
+    fully_recurrent=True, return_sequences=False, return_state=False, go_backwards=False,
+    stateful=False, unroll=False, zero_output_for_mask=False)``.
+
+    An int gives the dense CfC (backbone defaults 128 units, 1 layer, dropout 0); a
+    wiring gives the wired CfC, which takes no backbone arguments (as in ncps) and
+    ignores ``activation``. ``fully_recurrent`` is ignored for an int, as in ncps.
+    """
+
+    def __init__(
+        self,
+        units: int | Wiring | dict,
+        mixed_memory: bool = False,
+        mode: str = "default",
+        activation: Any = "lecun_tanh",
+        backbone_units: int | None = None,
+        backbone_layers: int | None = None,
+        backbone_dropout: float | None = None,
+        sparsity_mask: Any = None,
+        fully_recurrent: bool = True,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ):
+        if sparsity_mask is not None:
+            raise ValueError(
+                "CfC(sparsity_mask=...) is not supported; give the sparsity as a wiring: CfC(wiring)."
+            )
+        if isinstance(units, dict):
+            units = keras.saving.deserialize_keras_object(units)
+        if isinstance(units, Wiring):
+            for name, value in (
+                ("backbone_units", backbone_units),
+                ("backbone_layers", backbone_layers),
+                ("backbone_dropout", backbone_dropout),
+            ):
+                if value is not None:
+                    raise ValueError(f"Cannot use {name} in wired mode.")
+            kwargs["fully_recurrent"] = fully_recurrent
+        else:
+            kwargs["activation"] = activation
+            kwargs["backbone_units"] = 128 if backbone_units is None else backbone_units
+            kwargs["backbone_layers"] = 1 if backbone_layers is None else backbone_layers
+            kwargs["backbone_dropout"] = 0.0 if backbone_dropout is None else backbone_dropout
+        super().__init__(
+            units,
+            mixed_memory=mixed_memory,
+            mode=mode,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+
+
+__all__ = ["CfC", "CfCCell", "LTC", "LTCCell", "MixedMemoryRNN", "WiredCfCCell"]
