@@ -23,6 +23,8 @@ from liquidtime.layers import CTGRU, CTRNN, NeuralODE  # noqa: E402
 from liquidtime.models import build_model, make_rnn_layer  # noqa: E402
 from liquidtime import training  # noqa: E402
 from liquidtime.training import ChunkedTrainer, data_parallel, train_chunked  # noqa: E402
+from liquidtime.cells import MixedMemoryCell, WiredCfCCell  # noqa: E402
+from liquidtime import compat  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -40,13 +42,16 @@ __all__ = [
     "ContinuousTimeRNN",
     "LTC",
     "LTCCell",
+    "MixedMemoryCell",
     "NeuralODE",
     "NeuralODECell",
     "SynapticLTCCell",
+    "WiredCfCCell",
     "activations",
     "bounds",
     "build_model",
     "cells",
+    "compat",
     "data_parallel",
     "layers",
     "lecun_tanh",
