@@ -59,7 +59,7 @@ from liquidtime.cells.mixed_memory import MixedMemoryCell
 from liquidtime.cells.synaptic_ltc import SynapticLTCCell
 from liquidtime.cells.wired_cfc import WiredCfCCell
 from liquidtime.solvers import FusedSolver
-from liquidtime.wirings.base import Wiring, check_int
+from liquidtime.wirings.base import check_int
 from liquidtime.wirings.matrix import MatrixWiring
 
 TINY_POSITIVE = 1e-30
@@ -307,7 +307,8 @@ def _convert_synaptic_ltc(cell: SynapticLTCCell, job: _Conversion) -> None:
     else:
         # ncps's reversal potentials start at the polarities and get no gradient where
         # there is no synapse, so their zeros reveal the wiring.
-        for erev, mask in ((values["erev"], cell._mask), (values["sensory_erev"], cell._sensory_mask)):
+        pairs = ((values["erev"], cell._mask), (values["sensory_erev"], cell._sensory_mask))
+        for erev, mask in pairs:
             if not np.array_equal(erev != 0, mask != 0):
                 raise ValueError(
                     "The ncps reversal potentials are zero exactly where the liquidtime "
@@ -328,10 +329,13 @@ def _gated_heads(ff1, ff2, time_a, time_b, source: str) -> np.ndarray:
     return np.concatenate([ff2, ff1, sign * time_a, time_b], axis=-1)
 
 
-def _linear(weights, name: str, torch_name: str, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
-    """A Keras (kernel, bias) or a PyTorch Linear (weight.T, bias)."""
+def _linear(
+    weights: _KerasWeights | _TorchWeights, name: str, torch_name: str, rows: int, cols: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A Keras Dense's (kernel, bias), or a PyTorch Linear's (weight.T, bias)."""
     if weights.source == "torch":
-        return weights.take(f"{torch_name}.weight", (cols, rows)).T, weights.take(f"{torch_name}.bias", (cols,))
+        kernel = weights.take(f"{torch_name}.weight", (cols, rows)).T
+        return kernel, weights.take(f"{torch_name}.bias", (cols,))
     return weights.take(f"{name} kernel", (rows, cols)), weights.take(f"{name} bias", (cols,))
 
 
@@ -404,7 +408,9 @@ def _convert_cfc(cell: CfCCell, job: _Conversion) -> None:
     job.set(net.input_kernel, first_kernel[:m])
     job.set(net.state_kernel, first_kernel[m:])
     job.set(net.first_bias, first_bias)
-    for (kernel, bias), kernel_var, bias_var in zip(backbone[1:], net.hidden_kernels, net.hidden_biases):
+    for (kernel, bias), kernel_var, bias_var in zip(
+        backbone[1:], net.hidden_kernels, net.hidden_biases
+    ):
         job.set(kernel_var, kernel)
         job.set(bias_var, bias)
     if layers:
@@ -531,7 +537,10 @@ def load_ncps_weights(
     memory = cell if isinstance(cell, MixedMemoryCell) else None
     if memory is not None:
         cell = memory.cell
-    source = _TorchWeights(weights) if isinstance(weights, Mapping) else _KerasWeights(list(weights))
+    if isinstance(weights, Mapping):
+        source: _KerasWeights | _TorchWeights = _TorchWeights(weights)
+    else:
+        source = _KerasWeights(list(weights))
     job = _Conversion(source, implicit_param_constraints)
     if memory is not None and source.source == "keras":
         raise ValueError(
@@ -542,7 +551,9 @@ def load_ncps_weights(
     if memory is not None:
         _convert_lstm(memory, job)
     elif source.source == "torch" and source.has("lstm.input_map.weight"):
-        raise ValueError("The ncps layer has mixed memory; build the liquidtime one with mixed_memory=True.")
+        raise ValueError(
+            "The ncps layer has mixed memory; build the liquidtime one with mixed_memory=True."
+        )
     if isinstance(cell, SynapticLTCCell):
         _convert_synaptic_ltc(cell, job)
     elif isinstance(cell, WiredCfCCell):

@@ -240,7 +240,8 @@ class CfC(_cfc_layer.CfC):
     ):
         if sparsity_mask is not None:
             raise ValueError(
-                "CfC(sparsity_mask=...) is not supported; give the sparsity as a wiring: CfC(wiring)."
+                "CfC(sparsity_mask=...) is not supported; give the sparsity as a wiring: "
+                "CfC(wiring)."
             )
         if isinstance(units, dict):
             units = keras.saving.deserialize_keras_object(units)

@@ -54,7 +54,9 @@ class Wiring(_wirings.Wiring):
     def __init__(self, units: int, output_dim: int | None = None, input_dim: int | None = None):
         super().__init__(units, output_dim=output_dim, input_dim=input_dim)
         self._synapses = np.zeros((self.units, self.units), dtype=np.int8)
-        self._sensory_synapses = None if input_dim is None else np.zeros((input_dim, self.units), np.int8)
+        self._sensory_synapses = None
+        if input_dim is not None:
+            self._sensory_synapses = np.zeros((input_dim, self.units), dtype=np.int8)
 
     def make_adjacency_matrix(self) -> np.ndarray:
         return self._synapses
@@ -108,7 +110,8 @@ class Wiring(_wirings.Wiring):
             raise ValueError("Cannot add sensory synapses before build() has been called.")
         src = check_int("src", src, 0, self._input_dim - 1)
         dest = check_int("dest", dest, 0, self.units - 1)
-        self.make_sensory_adjacency_matrix(self._input_dim)[src, dest] = self._check_polarity(polarity)
+        sensory = self.make_sensory_adjacency_matrix(self._input_dim)
+        sensory[src, dest] = self._check_polarity(polarity)
         self._sensory_adjacency = None
 
     # ncps's read API ---------------------------------------------------------
@@ -212,7 +215,8 @@ class Wiring(_wirings.Wiring):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class FullyConnected(_wirings.FullyConnected, Wiring):
-    """``ncps.wirings.FullyConnected(units, output_dim=None, erev_init_seed=1111, self_connections=True)``."""
+    """``ncps.wirings.FullyConnected(units, output_dim=None, erev_init_seed=1111,
+    self_connections=True)``."""
 
     def __init__(
         self,
