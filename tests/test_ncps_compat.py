@@ -24,7 +24,9 @@ B, T, M = 3, 6, 4
 POSITIVE = ("gleak", "cm", "w", "sensory_w")
 
 # Typical ncps.keras user code (after its README and examples), verbatim apart from the
-# two import lines that the test rewrites. The cells inside keras.layers.RNN get no backbone
+# two import lines that the test rewrites. With its original imports, ncps 1.0.1 runs it on
+# TensorFlow except the fully_recurrent=False branch (ncps crashes there), and on JAX it fails
+# at the first fit (integer reversal potentials). The cells inside keras.layers.RNN get no backbone
 # dropout: Keras's RNN draws per-step dropout masks inside its JAX scan for cells that are
 # not keras's own DropoutRNNCell, which JAX rejects while training (ncps's cells too).
 NCPS_SCRIPT = textwrap.dedent(
