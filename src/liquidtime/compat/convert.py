@@ -296,7 +296,9 @@ def _convert_synaptic_ltc(cell: SynapticLTCCell, job: _Conversion) -> None:
     for name, size in (("input_w", m), ("input_b", m), ("output_w", k), ("output_b", k)):
         if getattr(cell, name) is not None:
             values[name] = weights.take(name, (size,))
-    masks = {"sparsity_mask": cell._mask, "sensory_sparsity_mask": cell._sensory_mask}
+    mask = np.abs(cell.built_wiring.adjacency_matrix).astype(np.float64)
+    sensory_mask = np.abs(cell.built_wiring.sensory_adjacency_matrix).astype(np.float64)
+    masks = {"sparsity_mask": mask, "sensory_sparsity_mask": sensory_mask}
     if weights.source == "torch":
         for name, mask in masks.items():
             if not np.array_equal(np.abs(weights.take(name, mask.shape)), mask):
@@ -307,7 +309,7 @@ def _convert_synaptic_ltc(cell: SynapticLTCCell, job: _Conversion) -> None:
     else:
         # ncps's reversal potentials start at the polarities and get no gradient where
         # there is no synapse, so their zeros reveal the wiring.
-        pairs = ((values["erev"], cell._mask), (values["sensory_erev"], cell._sensory_mask))
+        pairs = ((values["erev"], mask), (values["sensory_erev"], sensory_mask))
         for erev, mask in pairs:
             if not np.array_equal(erev != 0, mask != 0):
                 raise ValueError(
