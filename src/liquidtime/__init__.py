@@ -9,22 +9,35 @@ from liquidtime._backend import select_default_backend
 
 select_default_backend()
 
-from liquidtime import activations, cells, layers, solvers  # noqa: E402
+# Sub-packages first, then the public names they define.
+from liquidtime import (  # noqa: E402
+    activations,
+    bounds,
+    cells,
+    compat,
+    layers,
+    models,
+    solvers,
+    training,
+    wirings,
+)
 from liquidtime.activations import lecun_tanh  # noqa: E402
-from liquidtime.cells import BaseCell, CfCCell, ContinuousTimeCell, LTCCell  # noqa: E402
-from liquidtime.layers import CfC, ContinuousTimeRNN, LTC  # noqa: E402
-from liquidtime import bounds  # noqa: E402
 from liquidtime.bounds import BoundsMonitor  # noqa: E402
-from liquidtime import wirings  # noqa: E402
-from liquidtime.cells import SynapticLTCCell  # noqa: E402
-from liquidtime import models  # noqa: E402
-from liquidtime.cells import CTGRUCell, CTRNNCell, NeuralODECell  # noqa: E402
-from liquidtime.layers import CTGRU, CTRNN, NeuralODE  # noqa: E402
+from liquidtime.cells import (  # noqa: E402
+    BaseCell,
+    CfCCell,
+    ContinuousTimeCell,
+    CTGRUCell,
+    CTRNNCell,
+    LTCCell,
+    MixedMemoryCell,
+    NeuralODECell,
+    SynapticLTCCell,
+    WiredCfCCell,
+)
+from liquidtime.layers import CTGRU, CTRNN, LTC, CfC, ContinuousTimeRNN, NeuralODE  # noqa: E402
 from liquidtime.models import build_model, make_rnn_layer  # noqa: E402
-from liquidtime import training  # noqa: E402
 from liquidtime.training import ChunkedTrainer, data_parallel, train_chunked  # noqa: E402
-from liquidtime.cells import MixedMemoryCell, WiredCfCCell  # noqa: E402
-from liquidtime import compat  # noqa: E402
 
 __version__ = "0.1.0"
 
