@@ -8,6 +8,12 @@ models (and float64 gradient checks) stay float64.
 product in float32 and casts the result back to float64 (errors of ~1e-8); this
 version multiplies two tensors of one floating dtype in that dtype.
 
+``fast_sigmoid`` and ``sum_over_axis``: on JAX (XLA:CPU) a logistic lowers to an
+exponential and a division, about twice the cost of XLA's rational ``tanh``, and a
+sum over a non-minor axis of a small 3-D tensor is emitted as a slow loop (66 us
+against 6 us for a pairwise tree of slices, ``(64, 32, 32)`` over axis 1, measured
+on a 2-core EPYC); both compute the same values (to float rounding) everywhere.
+
 ``scan``: ``keras.ops.scan`` would do, except that its TensorFlow version requires the
 per-step outputs to have the structure of the carry (so it stores the whole
 carry at every step), and its PyTorch version stacks zero placeholders when the
@@ -42,6 +48,68 @@ def matmul(x1: Any, x2: Any) -> Any:
         if x1.dtype == x2.dtype and x1.dtype.is_floating_point:
             return torch.matmul(x1, x2)
     return keras.ops.matmul(x1, x2)
+
+
+def custom_gradient(fn: Callable) -> Callable:
+    """``keras.ops.custom_gradient`` whose function receives tensors, never variables.
+
+    PyTorch's ``autograd.Function`` does not track Keras variables passed as
+    arguments, and TensorFlow's ``tf.custom_gradient`` requires a gradient for every
+    variable read inside the function; both are avoided by reading variables first.
+    """
+    wrapped = keras.ops.custom_gradient(fn)
+    to_tensor = lambda arg: arg  # noqa: E731
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        to_tensor = tf.convert_to_tensor
+
+    def call(*args):
+        return wrapped(*[to_tensor(getattr(arg, "value", arg)) for arg in args])
+
+    return call
+
+
+def fast_sigmoid(x: Any) -> Any:
+    """``sigmoid(x)``; on JAX as ``0.5 + 0.5 tanh(x / 2)`` (same value, faster on XLA:CPU)."""
+    if keras.backend.backend() == "jax":
+        import jax.numpy as jnp
+
+        return 0.5 + 0.5 * jnp.tanh(0.5 * x)
+    return keras.ops.sigmoid(x)
+
+
+def sum_over_axis(x: Any, axis: int) -> Any:
+    """``sum(x, axis)``; on JAX a non-minor axis of static size is summed as a pairwise tree.
+
+    The tree (halves added until one slice is left) fuses with the elementwise work
+    that produces ``x`` into one vectorised loop on XLA:CPU, where a ``reduce`` over a
+    middle or leading axis does not. Other backends, and the last axis, use ``sum``.
+    """
+    axis = axis % len(x.shape)
+    size = x.shape[axis]
+    if keras.backend.backend() != "jax" or axis == len(x.shape) - 1 or size is None:
+        return keras.ops.sum(x, axis=axis)
+    from jax import lax
+
+    while size > 1:
+        half = size // 2
+        paired = lax.slice_in_dim(x, 0, half, axis=axis) + lax.slice_in_dim(
+            x, half, 2 * half, axis=axis
+        )
+        if size % 2:
+            leftover = lax.slice_in_dim(x, 2 * half, size, axis=axis)
+            paired = lax.concatenate([paired[_first(axis)] + leftover, paired[_rest(axis)]], axis)
+        x, size = paired, half
+    return lax.squeeze(x, (axis,))
+
+
+def _first(axis: int) -> tuple:
+    return (slice(None),) * axis + (slice(0, 1),)
+
+
+def _rest(axis: int) -> tuple:
+    return (slice(None),) * axis + (slice(1, None),)
 
 
 def scan(step: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, unroll: int | bool = 1):

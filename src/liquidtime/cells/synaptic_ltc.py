@@ -9,10 +9,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from liquidtime._backend_ops import fast_sigmoid, sum_over_axis
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
-from liquidtime.solvers import Solver
+from liquidtime.cells.synaptic_unfold import fused_unfolds, synaptic_sums
+from liquidtime.solvers import FusedSolver, Solver
 from liquidtime.wirings.base import Wiring
 
 MAPPINGS = ("affine", "linear", "none")
@@ -321,12 +323,12 @@ class SynapticLTCCell(ContinuousTimeCell):
         self.check_input_features(inputs)
         sensory_mask = self._masks()[1]
         inputs = self.map_inputs(inputs)
-        activation = ops.sigmoid(
+        activation = fast_sigmoid(
             self.sensory_sigma * (ops.expand_dims(inputs, -1) - self.sensory_mu)
         )  # (..., M, N)
         weight = positive_value(self.sensory_w, self.positivity) * sensory_mask
-        denominator = ops.sum(activation * weight, axis=-2)
-        numerator = ops.sum(activation * (weight * self.sensory_erev), axis=-2)
+        denominator = sum_over_axis(activation * weight, -2)
+        numerator = sum_over_axis(activation * (weight * self.sensory_erev), -2)
         gleak = positive_value(self.gleak, self.positivity)
         inverse_cm = 1.0 / positive_value(self.cm, self.positivity)
         a0 = (gleak + self.epsilon + denominator) * inverse_cm
@@ -355,12 +357,29 @@ class SynapticLTCCell(ContinuousTimeCell):
     def decay_and_drive(self, state, projected, constants):
         a0, b0 = projected
         # activation[b, j, i] = sigmoid(sigma_ji (v_j - mu_ji)): presynaptic j, postsynaptic i.
-        activation = ops.sigmoid(
+        activation = fast_sigmoid(
             ops.expand_dims(state, -1) * constants["sigma"] - constants["sigma_mu"]
         )
-        a = a0 + ops.einsum("bji,ji->bi", activation, constants["w_over_cm"])
-        b = b0 + ops.einsum("bji,ji->bi", activation, constants["w_erev_over_cm"])
-        return a, b
+        a, b = synaptic_sums(activation, constants["w_over_cm"], constants["w_erev_over_cm"])
+        return a0 + a, b0 + b
+
+    def transition(self, projected, states, elapsed_time, constants, training=None):
+        """One input step; the fused solver runs :func:`fused_unfolds` (recomputing gradient)."""
+        if type(self.solver) is not FusedSolver:
+            return super().transition(projected, states, elapsed_time, constants, training)
+        a0, b0 = projected
+        state = fused_unfolds(
+            states[0],
+            a0,
+            b0,
+            elapsed_time,
+            constants["sigma"],
+            constants["sigma_mu"],
+            constants["w_over_cm"],
+            constants["w_erev_over_cm"],
+            self.ode_unfolds,
+        )
+        return self.readout(state), [state, *states[1:]]
 
     def readout(self, state: Any) -> Any:
         """The motor neurons' potentials, mapped by ``output_mapping``."""

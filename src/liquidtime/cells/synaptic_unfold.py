@@ -1,0 +1,142 @@
+"""The synaptic LTC's fused-solver unfolds for one input step, with a recomputing gradient.
+
+Every ODE unfold of the synaptic LTC evaluates a ``(batch, N, N)`` tensor of synapse
+activations. Reverse-mode autodiff of the unfolds would store those tensors for
+every unfold of every input step (``T * L * B * N * N`` floats, gigabytes for long
+sequences) and read them back. :func:`fused_unfolds` keeps only its inputs (the
+state before the step, ``(batch, N)``) and recomputes the unfolds in the backward
+pass, so the memory of training does not grow with the number of unfolds, and the
+backward pass is a hand-written one whose reductions and elementwise work fuse.
+
+With ``s_ji = sigmoid(sigma_ji v_j - (sigma mu)_ji)`` (presynaptic j, postsynaptic
+i), ``W = w mask / cm`` and ``E = W erev``, one unfold of ``h = dt / L`` is the fused
+step
+
+    a_i = a0_i + sum_j s_ji W_ji,   b_i = b0_i + sum_j s_ji E_ji
+    v_i <- (v_i + h b_i) / (1 + h a_i)
+
+and its vector-Jacobian product, with ``g`` the cotangent of the new state
+``v'`` and ``q = g / (1 + h a)``, ``c = h q`` (for ``b``) and ``d = -h q v'``
+(for ``a``):
+
+    dz_ji = s_ji (1 - s_ji) (d_i W_ji + c_i E_ji)
+    g_v_j = q_j + sum_i dz_ji sigma_ji
+    g_W += sum_batch s d,   g_E += sum_batch s c,   g_a0 += d,   g_b0 += c
+    g_sigma += sum_batch dz v_j,   g_(sigma mu) -= sum_batch dz
+    g_h += q (b - a v')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keras import ops
+
+from liquidtime._backend_ops import custom_gradient, fast_sigmoid, sum_over_axis
+
+
+def _activation(state: Any, sigma: Any, sigma_mu: Any) -> Any:
+    """``s[b, j, i] = sigmoid(sigma_ji v_bj - (sigma mu)_ji)``, shape ``(batch, N, N)``."""
+    return fast_sigmoid(ops.expand_dims(state, -1) * sigma - sigma_mu)
+
+
+def synaptic_sums(activation: Any, w: Any, w_erev: Any) -> tuple[Any, Any]:
+    """``(sum_j s_ji W_ji, sum_j s_ji E_ji)``, each ``(batch, N)``."""
+    return sum_over_axis(activation * w, 1), sum_over_axis(activation * w_erev, 1)
+
+
+def _decay_and_drive(state, a0, b0, sigma, sigma_mu, w, w_erev):
+    """``(a, b)`` of ``dv/dt = -a v + b`` at ``state``, each ``(batch, N)``."""
+    recurrent_a, recurrent_b = synaptic_sums(_activation(state, sigma, sigma_mu), w, w_erev)
+    return a0 + recurrent_a, b0 + recurrent_b
+
+
+def fused_unfolds(
+    state: Any,
+    a0: Any,
+    b0: Any,
+    elapsed_time: Any,
+    sigma: Any,
+    sigma_mu: Any,
+    w: Any,
+    w_erev: Any,
+    unfolds: int,
+) -> Any:
+    """``unfolds`` fused-solver sub-steps of the synaptic LTC over one input step.
+
+    Args:
+        state: ``v`` before the step, ``(batch, N)``.
+        a0, b0: The input-only parts of ``a`` and ``b`` for this step, ``(batch, N)``.
+        elapsed_time: A Python float or a ``(batch, 1)`` tensor; each sub-step is
+            ``elapsed_time / unfolds``.
+        sigma, sigma_mu, w, w_erev: The folded ``(N, N)`` synapse parameters
+            ``sigma``, ``sigma * mu``, ``W = w mask / cm`` and ``E = W erev``.
+        unfolds: The number of sub-steps ``L``.
+
+    Returns:
+        ``v`` after the step, ``(batch, N)``. Its gradient recomputes the unfolds
+        (see the module docstring) instead of storing them.
+    """
+    tensor_time = not isinstance(elapsed_time, (int, float))
+    parameters = (sigma, sigma_mu, w, w_erev)
+
+    def forward(state, a0, b0, *rest):
+        h = rest[4] / unfolds if tensor_time else elapsed_time / unfolds
+        for _ in range(unfolds):
+            a, b = _decay_and_drive(state, a0, b0, *rest[:4])
+            state = (state + h * b) / (1.0 + h * a)
+        return state
+
+    @custom_gradient
+    def unfold_step(state, a0, b0, *rest):
+        def gradient(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time)
+
+        return forward(state, a0, b0, *rest), gradient
+
+    arguments = (state, a0, b0, *parameters) + ((elapsed_time,) if tensor_time else ())
+    return unfold_step(*arguments)
+
+
+def _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time):
+    """The vector-Jacobian product of :func:`fused_unfolds` (recomputes the unfolds)."""
+    sigma, sigma_mu, w, w_erev = rest[:4]
+    h = rest[4] / unfolds if tensor_time else elapsed_time / unfolds
+    states, inverses, decays, drives = [state], [], [], []
+    for _ in range(unfolds):
+        a, b = _decay_and_drive(states[-1], a0, b0, sigma, sigma_mu, w, w_erev)
+        states.append((states[-1] + h * b) / (1.0 + h * a))
+        inverses.append(1.0 / (1.0 + h * a))
+        decays.append(a)
+        drives.append(b)
+    grad = upstream
+    grad_a0 = grad_b0 = grad_h = None
+    grad_sigma = grad_sigma_mu = grad_w = grad_w_erev = None
+    for k in reversed(range(unfolds)):
+        activation = _activation(states[k], sigma, sigma_mu)
+        q = grad * inverses[k]
+        c = h * q
+        d = -c * states[k + 1]
+        dz = (ops.expand_dims(d, 1) * w + ops.expand_dims(c, 1) * w_erev) * (
+            activation - activation * activation
+        )
+        grad_a0 = _add(grad_a0, d)
+        grad_b0 = _add(grad_b0, c)
+        grad_w = _add(grad_w, sum_over_axis(activation * ops.expand_dims(d, 1), 0))
+        grad_w_erev = _add(grad_w_erev, sum_over_axis(activation * ops.expand_dims(c, 1), 0))
+        grad_sigma = _add(grad_sigma, sum_over_axis(dz * ops.expand_dims(states[k], -1), 0))
+        grad_sigma_mu = _add(grad_sigma_mu, -sum_over_axis(dz, 0))
+        if tensor_time:
+            grad_h = _add(grad_h, q * (drives[k] - decays[k] * states[k + 1]))
+        grad = q + ops.sum(dz * sigma, axis=2)
+    grads = (grad, grad_a0, grad_b0, grad_sigma, grad_sigma_mu, grad_w, grad_w_erev)
+    if tensor_time:
+        grads += (ops.sum(grad_h, axis=-1, keepdims=True) / unfolds,)
+    return grads
+
+
+def _add(total: Any, term: Any) -> Any:
+    return term if total is None else total + term
+
