@@ -2,7 +2,7 @@
 result records, tables beside the paper's numbers and learning-curve plots.
 
 Runs use the occupancy data shipped with liquidtime (subsampled) or small synthetic
-tasks in the shapes of ozone, traffic and smnist; nothing reads ../shared.
+tasks in the shapes of ozone, traffic and smnist; nothing reads data from outside the repository.
 """
 
 from __future__ import annotations
