@@ -9,7 +9,7 @@ from keras import ops
 
 from helpers import value_and_gradients
 from liquidtime._backend_ops import fast_sigmoid, sum_over_axis
-from liquidtime.cells.synaptic_unfold import fused_unfolds, sensory_sums
+from liquidtime.cells.synaptic_unfold import fused_unfolds
 
 B, N, L = 3, 5, 4
 NAMES = ("state", "a0", "b0", "sigma", "sigma_mu", "w", "w_erev", "dt")
@@ -93,35 +93,6 @@ def test_gradients_match_autodiff(scalar_time):
     assert fused_loss == pytest.approx(plain_loss, rel=1e-12)
     for name, fused, plain in zip(names, fused_grads, plain_grads):
         np.testing.assert_allclose(fused, plain, rtol=1e-9, atol=1e-12, err_msg=name)
-
-
-@pytest.mark.backends
-@pytest.mark.usefixtures("float64")
-def test_sensory_sums_values_and_gradients_match_autodiff():
-    rng = np.random.default_rng(3)
-    m = 4
-    values = {
-        "u": rng.normal(size=(B, 6, m)),
-        "sigma": rng.uniform(-2.0, 6.0, size=(m, N)),
-        "mu": rng.normal(size=(m, N)),
-        "w": rng.uniform(0.0, 1.5, size=(m, N)),
-        "e": rng.normal(size=(m, N)),
-    }
-    variables = [keras.Variable(x, name=name) for name, x in values.items()]
-    weights = ops.convert_to_tensor(rng.normal(size=(2, B, 6, N)))
-
-    def plain(u, sigma, mu, w, e):
-        s = ops.sigmoid(sigma * (ops.expand_dims(u, -1) - mu))
-        return ops.stack([ops.sum(s * w, axis=-2), ops.sum(s * e, axis=-2)], axis=0)
-
-    def loss_of(sums):
-        return lambda: ops.sum(ops.tanh(sums(*variables)) * weights)
-
-    fused_loss, fused_grads = value_and_gradients(loss_of(sensory_sums), variables)
-    plain_loss, plain_grads = value_and_gradients(loss_of(plain), variables)
-    assert fused_loss == pytest.approx(plain_loss, rel=1e-12)
-    for name, fused, expected in zip(values, fused_grads, plain_grads):
-        np.testing.assert_allclose(fused, expected, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.backends

@@ -9,11 +9,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from liquidtime._backend_ops import fast_sigmoid
+from liquidtime._backend_ops import fast_sigmoid, sum_over_axis
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
-from liquidtime.cells.synaptic_unfold import fused_unfolds, sensory_sums, synaptic_sums
+from liquidtime.cells.synaptic_unfold import fused_unfolds, synaptic_sums
 from liquidtime.solvers import FusedSolver, Solver
 from liquidtime.wirings.base import Wiring
 
@@ -323,13 +323,12 @@ class SynapticLTCCell(ContinuousTimeCell):
         self.check_input_features(inputs)
         sensory_mask = self._masks()[1]
         inputs = self.map_inputs(inputs)
+        activation = fast_sigmoid(
+            self.sensory_sigma * (ops.expand_dims(inputs, -1) - self.sensory_mu)
+        )  # (..., M, N)
         weight = positive_value(self.sensory_w, self.positivity) * sensory_mask
-        denominator, numerator = ops.unstack(
-            sensory_sums(
-                inputs, self.sensory_sigma, self.sensory_mu, weight, weight * self.sensory_erev
-            ),
-            2,
-        )
+        denominator = sum_over_axis(activation * weight, -2)
+        numerator = sum_over_axis(activation * (weight * self.sensory_erev), -2)
         gleak = positive_value(self.gleak, self.positivity)
         inverse_cm = 1.0 / positive_value(self.cm, self.positivity)
         a0 = (gleak + self.epsilon + denominator) * inverse_cm

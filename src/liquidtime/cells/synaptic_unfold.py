@@ -137,51 +137,6 @@ def _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time)
     return grads
 
 
-def sensory_sums(inputs: Any, sigma: Any, mu: Any, weight: Any, weight_erev: Any) -> Any:
-    """The sensory synapses' sums for inputs of any leading shape, with a recomputing gradient.
-
-    With ``s_ki = sigmoid(sigma_ki (u_k - mu_ki))`` (input k, neuron i), returns
-    ``stack([sum_k s_ki W_ki, sum_k s_ki E_ki])``, shape ``(2, ..., N)``. Called on a
-    whole ``(batch, time, M)`` sequence, the ``(batch, time, M, N)`` activations are
-    neither stored for the backward pass nor kept alive by it: the gradient
-    recomputes them (``dz = s (1 - s) (g_den W + g_num E)``, then ``g_u = sum_i dz
-    sigma``, ``g_sigma = sum dz (u - mu)``, ``g_mu = -sum dz sigma``, ``g_W = sum s
-    g_den``, ``g_E = sum s g_num``).
-
-    Args:
-        inputs: The mapped inputs ``u``, ``(..., M)``.
-        sigma, mu: ``(M, N)``.
-        weight, weight_erev: ``W = sensory_w mask`` and ``E = W sensory_erev``, ``(M, N)``.
-    """
-
-    @custom_gradient
-    def sums(u, sigma_, mu_, weight_, weight_erev_):
-        s = fast_sigmoid(sigma_ * (ops.expand_dims(u, -1) - mu_))
-        forward = ops.stack(
-            [sum_over_axis(s * weight_, -2), sum_over_axis(s * weight_erev_, -2)], axis=0
-        )
-
-        def gradient(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            s = fast_sigmoid(sigma_ * (ops.expand_dims(u, -1) - mu_))
-            g_den = ops.expand_dims(upstream[0], -2)
-            g_num = ops.expand_dims(upstream[1], -2)
-            dz = (g_den * weight_ + g_num * weight_erev_) * (s - s * s)
-            leading = tuple(range(len(u.shape) - 1))
-            return (
-                ops.sum(dz * sigma_, axis=-1),
-                ops.sum(dz * (ops.expand_dims(u, -1) - mu_), axis=leading),
-                -ops.sum(dz, axis=leading) * sigma_,
-                ops.sum(s * g_den, axis=leading),
-                ops.sum(s * g_num, axis=leading),
-            )
-
-        return forward, gradient
-
-    return sums(inputs, sigma, mu, weight, weight_erev)
-
-
 def _add(total: Any, term: Any) -> Any:
     return term if total is None else total + term
 
