@@ -14,6 +14,10 @@ sum over a non-minor axis of a small 3-D tensor is emitted as a slow loop (66 us
 against 6 us for a pairwise tree of slices, ``(64, 32, 32)`` over axis 1, measured
 on a 2-core EPYC); both compute the same values (to float rounding) everywhere.
 
+``checkpoint``: on JAX, ``jax.checkpoint`` (rematerialisation: the backward pass
+recomputes a function's intermediates from its inputs instead of storing them); the
+identity on TensorFlow and PyTorch.
+
 ``scan``: ``keras.ops.scan`` would do, except that its TensorFlow version requires the
 per-step outputs to have the structure of the carry (so it stores the whole
 carry at every step), and its PyTorch version stacks zero placeholders when the
@@ -48,6 +52,15 @@ def matmul(x1: Any, x2: Any) -> Any:
         if x1.dtype == x2.dtype and x1.dtype.is_floating_point:
             return torch.matmul(x1, x2)
     return keras.ops.matmul(x1, x2)
+
+
+def checkpoint(fn: Callable) -> Callable:
+    """``fn`` whose intermediates the backward pass recomputes (JAX); ``fn`` elsewhere."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.checkpoint(fn)
+    return fn
 
 
 def custom_gradient(fn: Callable) -> Callable:

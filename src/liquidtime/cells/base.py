@@ -28,6 +28,11 @@ from liquidtime.solvers import Solver, get_solver
 class BaseCell(keras.layers.Layer):
     """A recurrent cell usable in ``keras.layers.RNN`` and in liquidtime's sequence layers.
 
+    A cell whose :attr:`rematerialize` is True has its :meth:`transition` recomputed
+    in the backward pass by the sequence layers (on JAX, see
+    :func:`liquidtime._backend_ops.checkpoint`) instead of having its intermediates
+    stored for every step.
+
     Args:
         units: Number of neurons (state size), a positive integer.
         elapsed_time_as_feature: If True, the last input feature is the elapsed time
@@ -36,6 +41,8 @@ class BaseCell(keras.layers.Layer):
             ``RNN(cell)(ops.concatenate([x, dt[..., None]], axis=-1))``.
         **kwargs: Passed to ``keras.layers.Layer``.
     """
+
+    rematerialize: bool = False
 
     def __init__(self, units: int, elapsed_time_as_feature: bool = False, **kwargs: Any):
         validation.positive_int("units", units)
@@ -161,6 +168,8 @@ class ContinuousTimeCell(BaseCell):
             ``dopri5`` it sets the first trial step only.
         **kwargs: Passed to :class:`BaseCell`.
     """
+
+    rematerialize = True  # the sub-steps' intermediates: recomputing beats storing them
 
     def __init__(
         self,

@@ -363,6 +363,11 @@ class SynapticLTCCell(ContinuousTimeCell):
         a, b = synaptic_sums(activation, constants["w_over_cm"], constants["w_erev_over_cm"])
         return a0 + a, b0 + b
 
+    @property
+    def rematerialize(self) -> bool:
+        """False for the fused solver, whose :func:`fused_unfolds` recomputes by itself."""
+        return type(self.solver) is not FusedSolver
+
     def transition(self, projected, states, elapsed_time, constants, training=None):
         """One input step; the fused solver runs :func:`fused_unfolds` (recomputing gradient)."""
         if type(self.solver) is not FusedSolver:

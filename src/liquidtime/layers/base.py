@@ -8,7 +8,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from liquidtime._backend_ops import scan
+from liquidtime._backend_ops import checkpoint, scan
 from liquidtime.cells.base import BaseCell
 from liquidtime.layers.elapsed_time import prepare_elapsed_time
 
@@ -209,6 +209,8 @@ class ContinuousTimeRNN(keras.layers.RNN):
                 output if self.return_sequences else None
             )
 
+        if cell.rematerialize:
+            step = checkpoint(step)
         (states, last_output), outputs = scan(
             step, (list(initial_state), zero_output), per_step, unroll=self.unroll or 1
         )
