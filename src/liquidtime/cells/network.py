@@ -126,20 +126,33 @@ class InputStateNetwork(keras.layers.Layer):
             for _ in range(self.backbone_layers)
         ]
 
-    def step(self, projected_inputs: Any, state: Any, dropout_masks: list[Any] | None = None) -> Any:
+    def step(
+        self,
+        projected_inputs: Any,
+        state: Any,
+        dropout_masks: list[Any] | None = None,
+        head_map: Callable[[Any], Any] | None = None,
+    ) -> Any:
         """Heads (pre-activation) for one step.
 
         Args:
             projected_inputs: Output of :meth:`project_inputs` for this step, ``(batch, width)``.
             state: The state, ``(batch, state_dim)``.
             dropout_masks: From :meth:`dropout_masks`, or None.
+            head_map: Optional linear map ``M`` on the heads' last axis (a callable
+                mapping ``(..., head_units)`` to ``(..., k)``). The result is
+                ``heads M``, computed by applying ``M`` to the last layer's weights
+                (and, without a backbone, to the projected inputs), so that the
+                matmul in the loop is only ``k`` wide.
 
         Returns:
-            ``(batch, head_units)``.
+            ``(batch, head_units)``, or ``(batch, k)`` with ``head_map``.
         """
-        pre = projected_inputs + matmul(state, self.state_kernel)
         if not self.backbone_layers:
-            return pre
+            if head_map is None:
+                return projected_inputs + matmul(state, self.state_kernel)
+            return head_map(projected_inputs) + matmul(state, head_map(self.state_kernel))
+        pre = projected_inputs + matmul(state, self.state_kernel)
         z = self.backbone_activation(pre)
         if dropout_masks is not None:
             z = z * dropout_masks[0]
@@ -147,4 +160,6 @@ class InputStateNetwork(keras.layers.Layer):
             z = self.backbone_activation(matmul(z, kernel) + bias)
             if dropout_masks is not None:
                 z = z * dropout_masks[i]
-        return matmul(z, self.head_kernel) + self.head_bias
+        if head_map is None:
+            return matmul(z, self.head_kernel) + self.head_bias
+        return matmul(z, head_map(self.head_kernel)) + head_map(self.head_bias)
