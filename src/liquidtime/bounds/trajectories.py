@@ -45,8 +45,9 @@ def state_and_time_constants(
     only. ``states[:, t]`` is ``x_t``, the state at the end of step ``t``, exactly as
     the layer with ``return_sequences=True`` returns it.
 
-    The loop is one backend scan (``cell.project_inputs`` once on the whole
-    sequence, then ``cell.transition`` per step), as in the sequence layer.
+    The loop is one backend scan (``cell.project_inputs`` and
+    ``cell.sequence_inputs`` once on the whole sequence, then ``cell.transition``
+    per step), as in the sequence layer.
     Masks are not supported; ``go_backwards`` is honoured.
 
     Args:
@@ -92,17 +93,21 @@ def state_and_time_constants(
         states0 = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
         states0 = [ops.cast(s, cell.compute_dtype) for s in states0]
 
-    projected = cell.project_inputs(inputs)
+    # decay_and_drive reads the projected inputs, transition the loop's sequence inputs
+    # (the same unless the cell finishes its input work inside the loop).
     constants = cell.sequence_constants(batch_size, training=False)
-    time_major = lambda t: ops.moveaxis(t, 1, 0)  # noqa: E731
-    per_step = {"projected": keras.tree.map_structure(time_major, projected)}
+    time_major = lambda t: keras.tree.map_structure(lambda x: ops.moveaxis(x, 1, 0), t)  # noqa: E731
+    per_step = {
+        "projected": time_major(cell.project_inputs(inputs)),
+        "sequence": time_major(cell.sequence_inputs(inputs)),
+    }
     if not isinstance(elapsed_time, float):
         per_step["elapsed_time"] = time_major(elapsed_time)
 
     def step(states, xs):
         decay, _ = cell.decay_and_drive(states[0], xs["projected"], constants)
         _, new_states = cell.transition(
-            xs["projected"], list(states), xs.get("elapsed_time", elapsed_time), constants, False
+            xs["sequence"], list(states), xs.get("elapsed_time", elapsed_time), constants, False
         )
         return list(new_states), (new_states[0], 1.0 / decay)
 

@@ -103,6 +103,16 @@ class BaseCell(keras.layers.Layer):
         """State-independent input work; any leading shape, last axis = data features."""
         raise NotImplementedError
 
+    def sequence_inputs(self, inputs: Any) -> Any:
+        """What the time loop receives: computed once for the whole sequence.
+
+        Defaults to :meth:`project_inputs` (all input-only work hoisted out of the
+        loop). A cell whose input-only work would materialise tensors much larger
+        than its inputs may instead hoist part of it and finish the rest in
+        :meth:`transition`.
+        """
+        return self.project_inputs(inputs)
+
     def sequence_constants(self, batch_size: Any, training: bool | None = None) -> dict[str, Any]:
         """Values computed once per call and reused at every step (masks, folded parameters)."""
         return {}
@@ -118,7 +128,7 @@ class BaseCell(keras.layers.Layer):
         """One step from projected inputs.
 
         Args:
-            projected: This step's slice of :meth:`project_inputs`, ``(batch, ...)``.
+            projected: This step's slice of :meth:`sequence_inputs`, ``(batch, ...)``.
             states: The states, a list of ``(batch, size)`` tensors.
             elapsed_time: Elapsed time of the step: a Python float or ``(batch, 1)``.
             constants: From :meth:`sequence_constants`.
@@ -145,7 +155,7 @@ class BaseCell(keras.layers.Layer):
         states = list(states) if isinstance(states, (list, tuple)) else [states]
         constants = self.sequence_constants(ops.shape(inputs)[0], training)
         return self.transition(
-            self.project_inputs(inputs), states, elapsed_time, constants, training
+            self.sequence_inputs(inputs), states, elapsed_time, constants, training
         )
 
     def get_config(self) -> dict[str, Any]:

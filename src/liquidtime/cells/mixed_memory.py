@@ -144,9 +144,9 @@ class MixedMemoryCell(BaseCell):
         )
 
     def project_inputs(self, inputs: Any) -> tuple[Any, Any]:
-        """``(cell's projection, I W + b)``, any leading shape."""
+        """``(cell's sequence inputs, I W + b)``, any leading shape."""
         self.check_input_features(inputs)
-        return self.cell.project_inputs(inputs), matmul(inputs, self.kernel) + self.bias
+        return self.cell.sequence_inputs(inputs), matmul(inputs, self.kernel) + self.bias
 
     def sequence_constants(self, batch_size, training=None):
         return {"cell": self.cell.sequence_constants(batch_size, training)}

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from liquidtime._backend_ops import fast_sigmoid, sum_over_axis
+from liquidtime._backend_ops import checkpoint, fast_sigmoid, sum_over_axis
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
@@ -163,9 +163,14 @@ class SynapticLTCCell(ContinuousTimeCell):
     neurons) mapped by ``output_w * v + output_b`` (``output_mapping="affine"``),
     ``output_w * v`` (``"linear"``) or not at all (``"none"``).
 
-    The sensory synapses depend only on the input, so their sums are computed for
-    the whole sequence before the time loop (:meth:`project_inputs`); each step
-    only evaluates the ``N x N`` recurrent synapses.
+    The sensory synapses depend only on the input. :meth:`project_inputs` computes
+    their sums for inputs of any leading shape; the layer's loop, however, receives
+    only the mapped inputs (:meth:`sequence_inputs`) and each step evaluates its
+    ``M x N`` sensory synapses before the ``N x N`` recurrent ones, rematerialised in
+    the backward pass (on JAX). Hoisting them over the whole sequence would
+    materialise ``(batch, time, M, N)`` tensors, several per training step, whose
+    memory traffic dominates long sequences (at batch 128, length 256, 16 inputs,
+    64 neurons: forward 408 -> 297 ms, forward + gradient 1.60 -> 1.45 s).
 
     Args:
         wiring: A :class:`~liquidtime.wirings.Wiring` (or its Keras serialization).
@@ -321,8 +326,16 @@ class SynapticLTCCell(ContinuousTimeCell):
             ``b0 = (gleak vleak + sum_k sw_k ss_k serev_k) / cm``.
         """
         self.check_input_features(inputs)
+        return self.sensory_projection(self.map_inputs(inputs))
+
+    def sequence_inputs(self, inputs: Any) -> Any:
+        """The mapped inputs ``u``, ``(batch, time, M)``: the loop finishes the projection."""
+        self.check_input_features(inputs)
+        return self.map_inputs(inputs)
+
+    def sensory_projection(self, inputs: Any) -> tuple[Any, Any]:
+        """:meth:`project_inputs` of already mapped inputs ``u``, any leading shape."""
         sensory_mask = self._masks()[1]
-        inputs = self.map_inputs(inputs)
         activation = fast_sigmoid(
             self.sensory_sigma * (ops.expand_dims(inputs, -1) - self.sensory_mu)
         )  # (..., M, N)
@@ -369,10 +382,14 @@ class SynapticLTCCell(ContinuousTimeCell):
         return type(self.solver) is not FusedSolver
 
     def transition(self, projected, states, elapsed_time, constants, training=None):
-        """One input step; the fused solver runs :func:`fused_unfolds` (recomputing gradient)."""
+        """One input step from the mapped inputs ``u`` of the step, ``(batch, M)``.
+
+        The sensory sums are rematerialised in the backward pass; the fused solver
+        runs :func:`fused_unfolds` (recomputing gradient).
+        """
+        a0, b0 = checkpoint(self.sensory_projection)(projected)
         if type(self.solver) is not FusedSolver:
-            return super().transition(projected, states, elapsed_time, constants, training)
-        a0, b0 = projected
+            return super().transition((a0, b0), states, elapsed_time, constants, training)
         state = fused_unfolds(
             states[0],
             a0,

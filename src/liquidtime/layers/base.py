@@ -18,7 +18,7 @@ class ContinuousTimeRNN(keras.layers.RNN):
     """Runs a liquidtime cell over whole sequences, with per-step elapsed times.
 
     Unlike ``keras.layers.RNN``, which calls the cell's full step at every time
-    step, this layer first calls ``cell.project_inputs`` once on the whole input
+    step, this layer first calls ``cell.sequence_inputs`` once on the whole input
     sequence (the input-only work, such as ``I gamma`` for every step, becomes one
     batched matmul) and ``cell.sequence_constants`` once per call, then runs
     ``cell.transition`` in the backend's scan (``lax.scan`` on JAX, a ``tf.while_loop``
@@ -141,7 +141,7 @@ class ContinuousTimeRNN(keras.layers.RNN):
             if mask is not None:
                 mask = ops.flip(mask, axis=1)
 
-        projected = self.cell.project_inputs(sequences)
+        projected = self.cell.sequence_inputs(sequences)
         constants = self.cell.sequence_constants(batch_size, training)
         last_output, outputs, states = self._scan(
             projected, initial_state, elapsed_time, mask, constants, training
