@@ -163,6 +163,73 @@ def run_liquidtime(spec: dict) -> dict:
     return {**result, **versions}
 
 
+def forward_unfold_rate(batch: int, units: int, repeats: int = 384) -> dict:
+    """Measured cost of one forward unfold of the synaptic LTC, per element of ``(B, N, N)``.
+
+    Runs ``repeats`` loop-carried fused-solver unfolds (as the 64 x 6 unfolds of a
+    sequence at configuration A) of exactly the model's arithmetic: the synapse
+    activation ``s = 0.5 + 0.5 tanh(v sigma / 2 - sigma mu / 2)``, the two sums
+    ``a = sum_j s_ji W_ji`` and ``b = sum_j s_ji E_ji`` (pairwise trees, as in the
+    model) and the update ``v <- (v + h (b0 + b)) / (1 + h (a0 + a))``, without the
+    input projection, the scan's stacking of outputs or any gradient.
+
+    Returns:
+        ``unfold_ns_per_element`` (wall time) and ``unfold_cpu_ns_per_element`` (CPU
+        time of this process), nanoseconds per element-unfold, medians of 7 runs.
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import liquidtime  # noqa: F401
+    from liquidtime._backend_ops import sum_over_axis
+
+    rng = np.random.default_rng(0)
+    sigma = jnp.asarray(rng.uniform(3, 8, (units, units)), "float32")
+    sigma_mu = sigma * jnp.asarray(rng.uniform(0.3, 0.8, (units, units)), "float32")
+    weight = jnp.asarray(rng.uniform(0, 1, (units, units)), "float32")
+    weight_erev = weight * jnp.asarray(rng.uniform(-1, 1, (units, units)), "float32")
+    state = jnp.asarray(rng.normal(size=(batch, units)), "float32")
+    a0 = jnp.asarray(rng.uniform(1, 2, (batch, units)), "float32")
+    b0 = jnp.asarray(rng.normal(size=(batch, units)), "float32")
+    h = 1.0 / 6
+
+    half_sigma, half_sigma_mu = 0.5 * sigma, 0.5 * sigma_mu
+
+    def unfold(v, _):
+        s = 0.5 + 0.5 * jnp.tanh(v[:, :, None] * half_sigma - half_sigma_mu)
+        a, b = sum_over_axis(s * weight, 1), sum_over_axis(s * weight_erev, 1)
+        return (v + h * (b0 + b)) / (1.0 + h * (a0 + a)), None
+
+    run = jax.jit(lambda init: jax.lax.scan(unfold, init, None, length=repeats)[0])
+    jax.block_until_ready(run(state))
+    wall, cpu = [], []
+    for _ in range(7):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        jax.block_until_ready(run(state))
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    elements = repeats * batch * units * units
+    return {
+        "unfold_ns_per_element": 1e9 * sorted(wall)[3] / elements,
+        "unfold_cpu_ns_per_element": 1e9 * sorted(cpu)[3] / elements,
+    }
+
+
+def training_estimate_ms(config: dict, unfold_ns_per_element: float) -> float:
+    """Arithmetic estimate of the synaptic LTC's recurrent work in one training step.
+
+    A training step passes over every ``(B, N, N)`` element-unfold three times with
+    about the work of a forward unfold each: the forward pass, the backward pass's
+    recomputation of the step's unfolds, and the vector-Jacobian product (about nine
+    multiply-adds over the activations, no ``tanh``; see docs/performance.md).
+    """
+    element_unfolds = (
+        config["length"] * config["unfolds"] * config["batch"] * config["units"] ** 2
+    )
+    return 3 * element_unfolds * unfold_ns_per_element / 1e6
+
+
 # --------------------------------------------------------------------------- orchestration
 
 
@@ -344,6 +411,24 @@ def check_targets(results: list[dict], configs: list[str]) -> list[dict]:
     return checks
 
 
+def arithmetic_estimate(config: str, results: list[dict]) -> str:
+    """Measures the forward-unfold rate (own process) and compares ours with the estimate."""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    spec = json.dumps({**CONFIGS[config], "rate": True})
+    process = subprocess.run([sys.executable, str(HERE / "compare_ncps.py"), "--worker", spec],
+                             capture_output=True, text=True, env=env, cwd=HERE)
+    try:
+        rate = json.loads(process.stdout.strip().splitlines()[-1])["unfold_ns_per_element"]
+    except (IndexError, KeyError, json.JSONDecodeError):
+        return f"- {config}: rate measurement failed"
+    estimate = training_estimate_ms(CONFIGS[config], rate)
+    ours = _get(results, config, "ltc")
+    measured = (f"; measured training step {ours['train_ms']:.0f} ms = "
+                f"{ours['train_ms'] / estimate:.2f} x the estimate") if ours else ""
+    return (f"- {config}: forward unfold {rate:.3f} ns per element-unfold (wall); "
+            f"3 passes of that work per training step: ~{estimate:.0f} ms{measured}")
+
+
 def render_checks(checks: list[dict]) -> str:
     lines = ["| target | ours | peer | ratio | needed | met |", "|---|---|---|---|---|---|"]
     for c in checks:
@@ -387,11 +472,26 @@ def main() -> None:
                         help="stop a process when the machine's available memory falls below this")
     parser.add_argument("--json", type=Path, help="also write all results to this file")
     parser.add_argument("--write-docs", type=Path, help="replace the results section of this Markdown file")
+    parser.add_argument("--rate", action="store_true",
+                        help="only measure the forward-unfold rate behind the arithmetic estimate")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
-        print(json.dumps(run_liquidtime(json.loads(args.worker))))
+        spec = json.loads(args.worker)
+        if spec.get("rate"):
+            print(json.dumps(forward_unfold_rate(spec["batch"], spec["units"])))
+        else:
+            print(json.dumps(run_liquidtime(spec)))
+        return
+    if args.rate:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        for config in [c.strip().upper() for c in args.configs.split(",") if c.strip()]:
+            rates = forward_unfold_rate(CONFIGS[config]["batch"], CONFIGS[config]["units"])
+            estimate = training_estimate_ms(CONFIGS[config], rates["unfold_ns_per_element"])
+            print(f"{config}: forward unfold {rates['unfold_ns_per_element']:.3f} ns per element "
+                  f"(wall; CPU {rates['unfold_cpu_ns_per_element']:.3f}); recurrent work of a "
+                  f"training step ~ {estimate:.0f} ms (load {os.getloadavg()[0]:.1f})")
         return
 
     configs = [c.strip().upper() for c in args.configs.split(",") if c.strip()]
@@ -412,13 +512,16 @@ def main() -> None:
             result.update(config=config, key=row.key, label=row.label, backend=row.backend, runner=row.runner)
             results.append(result)
             print(render_rows([result]).splitlines()[-1], flush=True)
+    estimates = [arithmetic_estimate(config, results) for config in configs]
     load_end = os.getloadavg()
     checks = check_targets(results, configs)
     report = (
         f"Machine: {machine}. Load average at the end: {', '.join(f'{x:.1f}' for x in load_end)} "
         "(the 'load' column is the 1-minute load average when each row started).\n\n"
         + "\n".join(f"- {c}: " + ", ".join(f"{k} {v}" for k, v in CONFIGS[c].items()) for c in configs)
-        + "\n\n" + render_rows(results) + "\n\n" + render_checks(checks) + "\n"
+        + "\n\n" + render_rows(results) + "\n\n" + render_checks(checks) + "\n\n"
+        + "Arithmetic estimate of the synaptic LTC (see below for the count):\n\n"
+        + "\n".join(estimates) + "\n"
     )
     print()
     print(report)
