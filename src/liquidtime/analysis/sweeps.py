@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import dataclasses
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -286,7 +287,9 @@ def run_sweeps(
         for kind, value in tasks:
             record(kind, measure_point(kind, value, config))
     else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        # spawn, not fork: forking a process in which JAX has started its threads can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             futures = {
                 pool.submit(measure_point, kind, value, config): kind for kind, value in tasks
             }
