@@ -42,7 +42,7 @@ def _activation(state: Any, half_sigma: Any, half_sigma_mu: Any) -> Any:
     parameters (halved once per call), one multiply per element fewer than
     ``sigmoid(x) = 0.5 + 0.5 tanh(x / 2)``, the form XLA:CPU evaluates fastest.
     """
-    return 0.5 + 0.5 * tanh(ops.expand_dims(state, -1) * half_sigma - half_sigma_mu)
+    return 0.5 + 0.5 * tanh(state[:, :, None] * half_sigma - half_sigma_mu)
 
 
 def synaptic_sums(activation: Any, w: Any, w_erev: Any) -> tuple[Any, Any]:
@@ -127,18 +127,18 @@ def _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time)
         q = grad * inverses[k]
         c = h * q
         d = -c * states[k + 1]
-        dz = (ops.expand_dims(d, 1) * w + ops.expand_dims(c, 1) * w_erev) * (
+        dz = (d[:, None, :] * w + c[:, None, :] * w_erev) * (
             activation - activation * activation
         )
         grad_a0 = _add(grad_a0, d)
         grad_b0 = _add(grad_b0, c)
-        grad_w = _add(grad_w, sum_over_axis(activation * ops.expand_dims(d, 1), 0))
-        grad_w_erev = _add(grad_w_erev, sum_over_axis(activation * ops.expand_dims(c, 1), 0))
-        grad_sigma = _add(grad_sigma, sum_over_axis(dz * ops.expand_dims(states[k], -1), 0))
+        grad_w = _add(grad_w, sum_over_axis(activation * d[:, None, :], 0))
+        grad_w_erev = _add(grad_w_erev, sum_over_axis(activation * c[:, None, :], 0))
+        grad_sigma = _add(grad_sigma, sum_over_axis(dz * states[k][:, :, None], 0))
         grad_sigma_mu = _add(grad_sigma_mu, -sum_over_axis(dz, 0))
         if tensor_time:
             grad_h = _add(grad_h, q * (drives[k] - decays[k] * states[k + 1]))
-        grad = q + ops.sum(dz * sigma, axis=2)
+        grad = q + sum_over_axis(dz * sigma, 2)
     grads = (grad, grad_a0, grad_b0, grad_sigma, grad_sigma_mu, grad_w, grad_w_erev)
     if tensor_time:
         grads += (ops.sum(grad_h, axis=-1, keepdims=True) / unfolds,)
