@@ -102,6 +102,32 @@ def fast_sigmoid(x: Any) -> Any:
     return keras.ops.sigmoid(x)
 
 
+def sigmoid_argument_scale() -> float:
+    """``c`` such that :func:`sigmoid_of_scaled` of ``c x`` is ``sigmoid(x)``.
+
+    0.5 on JAX, where the sigmoid is evaluated as ``0.5 + 0.5 tanh(x / 2)`` (XLA:CPU's
+    tanh is about twice as fast as its logistic); 1 elsewhere (PyTorch's CPU sigmoid
+    is about 7x faster than its tanh). A caller scales its parameters by ``c`` once
+    and saves the multiply per element.
+    """
+    return 0.5 if keras.backend.backend() == "jax" else 1.0
+
+
+def sigmoid_of_scaled(y: Any) -> Any:
+    """``sigmoid(y / c)`` with ``c`` = :func:`sigmoid_argument_scale`."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        return 0.5 + 0.5 * jnp.tanh(y)
+    if backend == "torch":
+        import torch
+
+        if isinstance(y, torch.Tensor):
+            return torch.sigmoid(y)
+    return keras.ops.sigmoid(y)
+
+
 def sum_over_axis(x: Any, axis: int) -> Any:
     """``sum(x, axis)``; on JAX a non-minor axis of static size is summed as a pairwise tree.
 

@@ -32,17 +32,28 @@ from typing import Any
 
 from keras import ops
 
-from liquidtime._backend_ops import custom_gradient, sum_over_axis, tanh
+from liquidtime._backend_ops import (
+    custom_gradient,
+    sigmoid_argument_scale,
+    sigmoid_of_scaled,
+    sum_over_axis,
+)
 
 
-def _activation(state: Any, half_sigma: Any, half_sigma_mu: Any) -> Any:
+def _scaled(sigma: Any, sigma_mu: Any) -> tuple[Any, Any]:
+    """``(c sigma, c sigma mu)`` with ``c`` = ``sigmoid_argument_scale()``, once per call."""
+    scale = sigmoid_argument_scale()
+    return (sigma, sigma_mu) if scale == 1.0 else (scale * sigma, scale * sigma_mu)
+
+
+def _activation(state: Any, scaled_sigma: Any, scaled_sigma_mu: Any) -> Any:
     """``s[b, j, i] = sigmoid(sigma_ji v_bj - (sigma mu)_ji)``, shape ``(batch, N, N)``.
 
-    Evaluated as ``0.5 + 0.5 tanh(v sigma / 2 - sigma mu / 2)`` from the halved
-    parameters (halved once per call), one multiply per element fewer than
-    ``sigmoid(x) = 0.5 + 0.5 tanh(x / 2)``, the form XLA:CPU evaluates fastest.
+    From the parameters scaled by :func:`_scaled`: on JAX ``0.5 + 0.5 tanh(v sigma / 2
+    - sigma mu / 2)``, the form XLA:CPU evaluates fastest, without a multiply per
+    element for the ``1 / 2``; elsewhere the backend's sigmoid.
     """
-    return 0.5 + 0.5 * tanh(state[:, :, None] * half_sigma - half_sigma_mu)
+    return sigmoid_of_scaled(state[:, :, None] * scaled_sigma - scaled_sigma_mu)
 
 
 def synaptic_sums(activation: Any, w: Any, w_erev: Any) -> tuple[Any, Any]:
@@ -50,9 +61,9 @@ def synaptic_sums(activation: Any, w: Any, w_erev: Any) -> tuple[Any, Any]:
     return sum_over_axis(activation * w, 1), sum_over_axis(activation * w_erev, 1)
 
 
-def _decay_and_drive(state, a0, b0, half_sigma, half_sigma_mu, w, w_erev):
+def _decay_and_drive(state, a0, b0, scaled_sigma, scaled_sigma_mu, w, w_erev):
     """``(a, b)`` of ``dv/dt = -a v + b`` at ``state``, each ``(batch, N)``."""
-    activation = _activation(state, half_sigma, half_sigma_mu)
+    activation = _activation(state, scaled_sigma, scaled_sigma_mu)
     recurrent_a, recurrent_b = synaptic_sums(activation, w, w_erev)
     return a0 + recurrent_a, b0 + recurrent_b
 
@@ -88,9 +99,9 @@ def fused_unfolds(
 
     def forward(state, a0, b0, *rest):
         h = rest[4] / unfolds if tensor_time else elapsed_time / unfolds
-        halves = (0.5 * rest[0], 0.5 * rest[1])
+        scaled = _scaled(rest[0], rest[1])
         for _ in range(unfolds):
-            a, b = _decay_and_drive(state, a0, b0, *halves, *rest[2:4])
+            a, b = _decay_and_drive(state, a0, b0, *scaled, *rest[2:4])
             state = (state + h * b) / (1.0 + h * a)
         return state
 
@@ -110,11 +121,11 @@ def fused_unfolds(
 def _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time):
     """The vector-Jacobian product of :func:`fused_unfolds` (recomputes the unfolds)."""
     sigma, sigma_mu, w, w_erev = rest[:4]
-    halves = (0.5 * sigma, 0.5 * sigma_mu)
+    scaled = _scaled(sigma, sigma_mu)
     h = rest[4] / unfolds if tensor_time else elapsed_time / unfolds
     states, inverses, decays, drives = [state], [], [], []
     for _ in range(unfolds):
-        a, b = _decay_and_drive(states[-1], a0, b0, *halves, w, w_erev)
+        a, b = _decay_and_drive(states[-1], a0, b0, *scaled, w, w_erev)
         states.append((states[-1] + h * b) / (1.0 + h * a))
         inverses.append(1.0 / (1.0 + h * a))
         decays.append(a)
@@ -123,7 +134,7 @@ def _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time)
     grad_a0 = grad_b0 = grad_h = None
     grad_sigma = grad_sigma_mu = grad_w = grad_w_erev = None
     for k in reversed(range(unfolds)):
-        activation = _activation(states[k], *halves)
+        activation = _activation(states[k], *scaled)
         q = grad * inverses[k]
         c = h * q
         d = -c * states[k + 1]
