@@ -1,4 +1,4 @@
-"""Timing and memory measurement shared by the benchmark workers (no liquidtime import).
+"""Timing, memory measurement and Markdown output shared by the benchmarks (no liquidtime import).
 
 Both ``compare_ncps.py`` (liquidtime and Keras models) and ``_ncps_worker.py`` (which
 runs inside the separate ncps virtual environment) time their models with
@@ -12,6 +12,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def peak_rss_mb() -> float:
@@ -81,3 +82,21 @@ def measure(
     result["load_after"] = os.getloadavg()[0]
     result["threads"] = os.cpu_count()
     return result
+
+
+def write_markdown_section(path: Path, heading: str, body: str) -> None:
+    """Replaces (or appends) the section under ``heading`` of ``path``, re-reading it first.
+
+    The section runs from ``heading`` to the next level-2 heading (``## ``); the rest
+    of the file, including sections written by hand, is kept.
+    """
+    text = path.read_text() if path.exists() else "# Performance\n"
+    section = f"{heading}\n\n{body.strip()}\n"
+    if heading in text:
+        head, rest = text.split(heading, 1)
+        following = rest.find("\n## ")
+        tail = rest[following + 1 :] if following >= 0 else ""
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)

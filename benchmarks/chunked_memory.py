@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from _harness import write_markdown_section
+
 SECTION = "## Long sequences: memory against chunk length"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "liquidtime"
 POWER_FILE = "household_power_consumption.txt"
@@ -195,18 +197,6 @@ def summary(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replaces (or appends) this benchmark's section of ``path``, re-reading it first."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    section = f"{SECTION}\n\n{body.strip()}\n"
-    if SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following >= 0 else ""
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 def main() -> None:
@@ -279,7 +269,7 @@ def main() -> None:
             f"{' --synthetic' if args.synthetic else ''} --write-docs {args.write_docs}`\n\n"
             f"{rendered}\n\n{summary(results)}\n"
         )
-        write_section(args.write_docs, body)
+        write_markdown_section(args.write_docs, SECTION, body)
 
 
 if __name__ == "__main__":

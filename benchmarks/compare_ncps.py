@@ -43,6 +43,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _harness import write_markdown_section
+
 HERE = Path(__file__).resolve().parent
 SECTION = "## Benchmark against ncps (issue 4)"
 
@@ -440,18 +442,6 @@ def render_checks(checks: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replaces (or appends) this benchmark's section of ``path``, re-reading it first."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    section = f"{SECTION}\n\n{body.strip()}\n"
-    if SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following >= 0 else ""
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 def main() -> None:
@@ -530,7 +520,7 @@ def main() -> None:
     if args.write_docs:
         command = "python benchmarks/compare_ncps.py " + " ".join(
             a for a in sys.argv[1:] if not a.startswith("--write-docs") and a != str(args.write_docs))
-        write_section(args.write_docs, f"Command: `{command.strip()}`\n\n{report}")
+        write_markdown_section(args.write_docs, SECTION, f"Command: `{command.strip()}`\n\n{report}")
 
 
 if __name__ == "__main__":
