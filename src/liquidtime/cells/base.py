@@ -139,6 +139,33 @@ class BaseCell(keras.layers.Layer):
         """
         raise NotImplementedError
 
+    def fused_scan(
+        self,
+        inputs: Any,
+        states: list[Any],
+        elapsed_time: Any,
+        constants: dict[str, Any],
+        training: bool | None = None,
+    ) -> tuple[Any, list[Any]] | None:
+        """The whole (unmasked) sequence in one call, or None to scan :meth:`transition`.
+
+        A cell may override this with a faster computation of the same values, for
+        example one with a hand-written backward pass; the sequence layers call it
+        first when no mask is given. The default returns None.
+
+        Args:
+            inputs: The time-major input sequence, ``(time, batch, features)``.
+            states: The initial states, a list of ``(batch, size)`` tensors.
+            elapsed_time: A Python float, or time-major ``(time, batch, 1)``.
+            constants: From :meth:`sequence_constants`.
+            training: Training mode.
+
+        Returns:
+            ``(outputs, final_states)`` with ``outputs`` time-major
+            ``(time, batch, output_size)``, or None.
+        """
+        return None
+
     def split_elapsed_time(self, inputs: Any) -> tuple[Any, Any]:
         """Splits off the elapsed-time feature if the cell was built with one.
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import keras
 from keras import ops
 
-from liquidtime._backend_ops import tanh
+from liquidtime._backend_ops import sigmoid_argument_scale, tanh
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
@@ -70,8 +71,19 @@ def fold_time_gate(units: int, elapsed_time: float) -> Callable[[Any], Any]:
 
 def gated_update(mode: str, heads: Any) -> Any:
     """The gated CfC update from folded heads ``[g | h | gate argument]``, ``(batch, 3 n)``."""
-    g, h, gate = ops.split(heads, 3, axis=-1)
-    g, h, gate = tanh(g), tanh(h), ops.sigmoid(gate)
+    scale = sigmoid_argument_scale()
+    if scale != 1.0:
+        # One tanh over all heads (the gate's sigmoid in its tanh form): uniform
+        # elementwise work, which XLA vectorises, also in the backward pass.
+        units = heads.shape[-1] // 3
+        column_scale = ops.concatenate(
+            [ops.ones((2 * units,), heads.dtype), ops.full((units,), scale, heads.dtype)]
+        )
+        g, h, gate = ops.split(tanh(heads * column_scale), 3, axis=-1)
+        gate = 0.5 + 0.5 * gate
+    else:
+        g, h, gate = ops.split(heads, 3, axis=-1)
+        g, h, gate = tanh(g), tanh(h), ops.sigmoid(gate)
     if mode == "default":
         return h + gate * (g - h)
     return h + gate * g
@@ -216,6 +228,41 @@ class CfCCell(BaseCell):
             new_state = closed_form_update(self.mode, heads, elapsed_time)
         return new_state, [new_state, *states[1:]]
 
+    def fused_scan(self, inputs, states, elapsed_time, constants, training=None):
+        """On JAX, the sequence by :func:`~liquidtime.cells.network_scan.network_scan`.
+
+        The same values as scanning :meth:`transition`; the backward pass computes
+        the weight gradients after the loop, as one matmul per weight over all
+        steps. Returns None (scan :meth:`transition`) on other backends.
+        """
+        if keras.backend.backend() != "jax":
+            return None
+        from liquidtime.cells.network_scan import network_scan
+
+        self.check_input_features(inputs)
+        head_map, update_params = None, ()
+        update = functools.partial(_closed_form_update, self.mode)
+        if self.mode == "pure":
+            update_params = (self.A.value, self.w_tau.value)
+        elif isinstance(elapsed_time, (int, float)):
+            head_map = fold_time_gate(self.units, float(elapsed_time))
+            update = functools.partial(_gated_update, self.mode)
+        weights = self.network.mapped_weights(head_map)
+        states_per_step = network_scan(
+            update,
+            self.activation,
+            inputs,
+            states[0],
+            elapsed_time,
+            update_params,
+            _value(weights.input_kernel),
+            _value(weights.first_bias),
+            _value(weights.state_kernel),
+            [(_value(kernel), _value(bias)) for kernel, bias in weights.layers],
+            constants["dropout"],
+        )
+        return states_per_step, [states_per_step[-1], *states[1:]]
+
     def get_config(self) -> dict[str, Any]:
         config = {
             "mode": self.mode,
@@ -229,3 +276,18 @@ class CfCCell(BaseCell):
             for part in ("initializer", "regularizer", "constraint"):
                 config[f"{kind}_{part}"] = _ser(getattr(self, f"{kind}_{part}"))
         return {**super().get_config(), **config}
+
+
+def _value(tensor: Any) -> Any:
+    """The array behind a Keras variable (the tensor itself otherwise)."""
+    return getattr(tensor, "value", tensor)
+
+
+def _closed_form_update(mode: str, heads: Any, elapsed_time: Any, params: tuple) -> Any:
+    """:func:`closed_form_update` as ``update(heads, dt, params)``, ``params`` ``()`` or ``(A, w_tau)``."""
+    return closed_form_update(mode, heads, elapsed_time, *params)
+
+
+def _gated_update(mode: str, heads: Any, elapsed_time: Any, params: tuple) -> Any:
+    """:func:`gated_update` of folded heads as ``update(heads, dt, ())``."""
+    return gated_update(mode, heads)

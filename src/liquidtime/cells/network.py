@@ -18,7 +18,7 @@ With a backbone of ``L`` layers of width ``U`` and activation ``phi``:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 from keras import ops
@@ -148,18 +148,47 @@ class InputStateNetwork(keras.layers.Layer):
         Returns:
             ``(batch, head_units)``, or ``(batch, k)`` with ``head_map``.
         """
-        if not self.backbone_layers:
-            if head_map is None:
-                return projected_inputs + matmul(state, self.state_kernel)
-            return head_map(projected_inputs) + matmul(state, head_map(self.state_kernel))
-        pre = projected_inputs + matmul(state, self.state_kernel)
-        z = self.backbone_activation(pre)
-        if dropout_masks is not None:
-            z = z * dropout_masks[0]
-        for i, (kernel, bias) in enumerate(zip(self.hidden_kernels, self.hidden_biases), start=1):
-            z = self.backbone_activation(matmul(z, kernel) + bias)
+        if not self.backbone_layers and head_map is not None:
+            projected_inputs = head_map(projected_inputs)
+        weights = self.mapped_weights(head_map)
+        a = projected_inputs + matmul(state, weights.state_kernel)
+        for i, (kernel, bias) in enumerate(weights.layers):
+            z = self.backbone_activation(a)
             if dropout_masks is not None:
                 z = z * dropout_masks[i]
-        if head_map is None:
-            return matmul(z, self.head_kernel) + self.head_bias
-        return matmul(z, head_map(self.head_kernel)) + head_map(self.head_bias)
+            a = matmul(z, kernel) + bias
+        return a
+
+    def mapped_weights(self, head_map: Callable[[Any], Any] | None = None) -> NetworkWeights:
+        """The weights of the network, with ``head_map`` applied to the map that gives the heads.
+
+        Args:
+            head_map: As in :meth:`step`: applied to the last layer's kernel and bias,
+                or, without a backbone, to the first map (input kernel, state
+                kernel and bias).
+
+        Returns:
+            A :class:`NetworkWeights`.
+        """
+        mapped = (lambda w: w) if head_map is None else head_map  # noqa: E731
+        if not self.backbone_layers:
+            return NetworkWeights(
+                mapped(self.input_kernel), mapped(self.first_bias), mapped(self.state_kernel), []
+            )
+        layers = list(zip(self.hidden_kernels, self.hidden_biases))
+        layers.append((mapped(self.head_kernel), mapped(self.head_bias)))
+        return NetworkWeights(self.input_kernel, self.first_bias, self.state_kernel, layers)
+
+
+class NetworkWeights(NamedTuple):
+    """The weights of an :class:`InputStateNetwork`, in the order the maps apply.
+
+    ``a_1 = I input_kernel + x state_kernel + first_bias``; then, for each
+    ``(kernel, bias)`` in ``layers``, ``a_{k+1} = phi(a_k) kernel + bias`` (the last
+    one gives the heads; ``layers`` is empty without a backbone).
+    """
+
+    input_kernel: Any
+    first_bias: Any
+    state_kernel: Any
+    layers: list[tuple[Any, Any]]

@@ -23,7 +23,9 @@ class ContinuousTimeRNN(keras.layers.RNN):
     batched matmul) and ``cell.sequence_constants`` once per call, then runs
     ``cell.transition`` in the backend's scan (``lax.scan`` on JAX, a ``tf.while_loop``
     on TensorFlow; see :mod:`liquidtime._backend_ops`). There is no Python loop over time steps
-    on JAX and TensorFlow.
+    on JAX and TensorFlow. A cell may instead compute the whole (unmasked) sequence
+    itself (``cell.fused_scan``; the CfC does on JAX, with a hand-written backward
+    pass), in which case ``unroll`` does not apply.
 
     It keeps ``keras.layers.RNN``'s contract: ``return_sequences``,
     ``return_state``, ``go_backwards``, ``stateful``, ``initial_state``, masks,
@@ -141,10 +143,9 @@ class ContinuousTimeRNN(keras.layers.RNN):
             if mask is not None:
                 mask = ops.flip(mask, axis=1)
 
-        projected = self.cell.sequence_inputs(sequences)
         constants = self.cell.sequence_constants(batch_size, training)
         last_output, outputs, states = self._scan(
-            projected, initial_state, elapsed_time, mask, constants, training
+            sequences, initial_state, elapsed_time, mask, constants, training
         )
 
         if self.stateful:
@@ -171,19 +172,38 @@ class ContinuousTimeRNN(keras.layers.RNN):
             )
         return [ops.cast(state, self.cell.compute_dtype) for state in initial_state]
 
-    def _scan(self, projected, initial_state, elapsed_time, mask, constants, training):
-        """Runs ``cell.transition`` over time in ``keras.ops.scan``.
+    def _scan(self, sequences, initial_state, elapsed_time, mask, constants, training):
+        """Runs the cell over time: its ``fused_scan``, or ``transition`` in a scan.
+
+        Args:
+            sequences: ``(batch, time, features)``.
+            initial_state, constants, training: As for the cell.
+            elapsed_time: A float or ``(batch, time, 1)``.
+            mask: None or ``(batch, time, 1)``.
 
         Returns:
             ``(last_output, outputs or None, final_states)``.
         """
         time_major = lambda t: ops.moveaxis(t, 1, 0)  # noqa: E731
-        per_step = {"projected": keras.tree.map_structure(time_major, projected)}
+        # Time-major before the input-only work: transposing the inputs is cheaper
+        # than transposing what they are projected to.
+        sequences = time_major(sequences)
         if not isinstance(elapsed_time, float):
-            per_step["elapsed_time"] = time_major(elapsed_time)
+            elapsed_time = time_major(elapsed_time)
+        cell = self.cell
+        if mask is None:
+            fused = cell.fused_scan(sequences, list(initial_state), elapsed_time, constants, training)
+            if fused is not None:
+                outputs, states = fused
+                last_output = outputs[-1]
+                if self.return_sequences:
+                    return last_output, ops.moveaxis(outputs, 0, 1), states
+                return last_output, None, states
+        per_step = {"projected": cell.sequence_inputs(sequences)}
+        if not isinstance(elapsed_time, float):
+            per_step["elapsed_time"] = elapsed_time
         if mask is not None:
             per_step["mask"] = time_major(mask)
-        cell = self.cell
         zero_output = ops.zeros(
             (ops.shape(initial_state[0])[0], cell.output_size), dtype=cell.compute_dtype
         )

@@ -1,0 +1,164 @@
+"""The CfC's whole-sequence JAX scan (hand-written backward pass) against the plain scan.
+
+``CfCCell.fused_scan`` replaces the layer's step-by-step ``lax.scan`` of
+``transition`` on JAX. Its values must be those of the step-by-step scan, and its
+gradients (weights, inputs, initial state, elapsed times) those of ``jax.grad`` of
+the step-by-step scan, for every mode, backbone depth, kind of elapsed time, and
+for sequence lengths that take each path of the chunked backward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import keras
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="fused_scan is the JAX path"
+)
+
+from helpers import finite_difference_gradients, value_and_gradients  # noqa: E402
+
+from liquidtime.cells import CfCCell  # noqa: E402
+from liquidtime.layers import CfC  # noqa: E402
+
+
+def step_by_step(monkeypatch):
+    """Makes the layers scan ``transition`` (the path every other backend takes)."""
+    monkeypatch.setattr(CfCCell, "fused_scan", lambda self, *args, **kwargs: None)
+
+
+def gradients(layer, x, elapsed_time, initial_state, training=False):
+    """Outputs, and the gradients of a loss w.r.t. weights, inputs, initial state and
+    elapsed time (None for a constant one)."""
+    import jax
+    import jax.numpy as jnp
+
+    trainable = [v.value for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+
+    def loss(trainable, x, initial_state, elapsed_time):
+        outputs = layer.stateless_call(
+            trainable,
+            non_trainable,
+            x,
+            initial_state=initial_state,
+            elapsed_time=elapsed_time,
+            training=training,
+        )[0]
+        return jnp.sum(jnp.sin(3.0 * outputs)), outputs
+
+    if isinstance(elapsed_time, float):  # a Python float selects the merged time heads
+        constant = elapsed_time
+        (_, outputs), grads = jax.value_and_grad(
+            lambda w, x, s: loss(w, x, s, constant), argnums=(0, 1, 2), has_aux=True
+        )(trainable, x, initial_state)
+        grads = (*grads, None)
+    else:
+        (_, outputs), grads = jax.value_and_grad(loss, argnums=(0, 1, 2, 3), has_aux=True)(
+            trainable, x, initial_state, elapsed_time
+        )
+    return np.asarray(outputs), jax.tree.map(np.asarray, grads)
+
+
+def assert_trees_close(actual, expected):
+    for a, e in zip(actual, expected):
+        scale = max(float(np.max(np.abs(e))), 1e-3)
+        np.testing.assert_allclose(a, e, rtol=0, atol=2e-6 * scale)
+
+
+@pytest.mark.parametrize("mode", ["default", "no_gate", "pure"])
+@pytest.mark.parametrize("backbone_layers", [0, 1, 2])
+@pytest.mark.parametrize("time_kind", ["constant", "per_step"])
+def test_fused_scan_matches_step_by_step(monkeypatch, mode, backbone_layers, time_kind):
+    rng = np.random.default_rng(0)
+    batch, length, features, units = 3, 9, 4, 5
+    x = rng.normal(size=(batch, length, features)).astype("float32")
+    elapsed = (
+        0.7 if time_kind == "constant"
+        else rng.uniform(0.1, 2.0, (batch, length)).astype("float32")
+    )
+    state = rng.normal(scale=0.5, size=(batch, units)).astype("float32")
+    layer = CfC(units, mode=mode, backbone_units=6, backbone_layers=backbone_layers,
+                return_sequences=True)
+    layer.build((None, length, features))
+    fused = gradients(layer, x, elapsed, state)
+    with monkeypatch.context() as patch:
+        step_by_step(patch)
+        reference = gradients(layer, x, elapsed, state)
+    np.testing.assert_allclose(fused[0], reference[0], rtol=0, atol=1e-6)
+    grads, reference_grads = fused[1], reference[1]
+    assert_trees_close(grads[0], reference_grads[0])  # weights
+    assert_trees_close(grads[1:3], reference_grads[1:3])  # inputs, initial state
+    if time_kind == "per_step":
+        assert_trees_close([grads[3]], [reference_grads[3]])
+
+
+@pytest.mark.parametrize("length", [1, 40, 37])
+def test_fused_scan_chunks(monkeypatch, length):
+    """One chunk (short), equal chunks (40 = 2 x 20), chunks and a remainder (37, prime)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, length, 3)).astype("float32")
+    state = np.zeros((2, 4), "float32")
+    layer = CfC(4, backbone_units=8, backbone_dropout=0.3, seed=5, return_sequences=True)
+    layer.build((None, length, 3))
+    fused = gradients(layer, x, 1.0, state, training=True)
+    with monkeypatch.context() as patch:
+        step_by_step(patch)
+        reference = gradients(layer, x, 1.0, state, training=True)
+    np.testing.assert_allclose(fused[0], reference[0], rtol=0, atol=1e-6)
+    assert_trees_close(fused[1][0], reference[1][0])
+    assert_trees_close(fused[1][1:3], reference[1][1:3])
+
+
+def test_chunk_size_prefers_divisors_near_16():
+    from liquidtime.cells.network_scan import _chunk_size
+
+    assert _chunk_size(7) == 7
+    assert _chunk_size(32) == 32
+    assert _chunk_size(64) == 16
+    assert _chunk_size(40) == 20
+    assert _chunk_size(256) == 16
+    assert _chunk_size(37) == 16  # prime: chunks of 16 and a remainder of 5
+
+
+@pytest.mark.usefixtures("float64")
+def test_fused_scan_gradients_match_finite_differences():
+    """Constant elapsed time (the merged time heads) and a remainder chunk, in float64."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 37, 2))
+    target = rng.normal(size=(2, 3))
+    layer = CfC(3, backbone_units=4, backbone_layers=2, dtype="float64")
+    layer(x)
+    for variable in layer.trainable_weights:
+        variable.assign(rng.normal(scale=0.5, size=variable.shape))
+
+    def loss():
+        out = layer(x, elapsed_time=0.5)
+        return keras.ops.sum((out - keras.ops.convert_to_tensor(target, out.dtype)) ** 2)
+
+    _, grads = value_and_gradients(loss, layer.trainable_weights)
+    numeric = finite_difference_gradients(loss, layer.trainable_weights)
+    for variable, analytic, (indices, expected) in zip(layer.trainable_weights, grads, numeric):
+        picked = np.array([analytic[index] for index in indices])
+        np.testing.assert_allclose(picked, expected, rtol=1e-5, atol=1e-7, err_msg=variable.path)
+
+
+def test_masked_sequences_take_the_step_by_step_path(monkeypatch):
+    calls = []
+    original = CfCCell.fused_scan
+
+    def spy(self, *args, **kwargs):
+        calls.append(True)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CfCCell, "fused_scan", spy)
+    layer = CfC(3)
+    x = np.ones((2, 5, 2), "float32")
+    mask = np.array([[True] * 5, [True, True, False, False, False]])
+    masked = np.asarray(layer(x, mask=mask))
+    assert not calls
+    np.testing.assert_allclose(masked[0], np.asarray(layer(x[:1]))[0], atol=1e-6)
+    np.testing.assert_allclose(masked[1], np.asarray(layer(x[1:, :2]))[0], atol=1e-6)
+    assert calls
