@@ -95,9 +95,9 @@ def test_fused_scan_matches_step_by_step(monkeypatch, mode, backbone_layers, tim
         assert_trees_close([grads[3]], [reference_grads[3]])
 
 
-@pytest.mark.parametrize("length", [1, 40, 37])
+@pytest.mark.parametrize("length", [1, 42, 37])
 def test_fused_scan_chunks(monkeypatch, length):
-    """One chunk (short), equal chunks (40 = 2 x 20), chunks and a remainder (37, prime)."""
+    """One chunk (short), equal chunks (42 = 6 x 7), chunks and a remainder (37, prime)."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, length, 3)).astype("float32")
     state = np.zeros((2, 4), "float32")
@@ -112,15 +112,16 @@ def test_fused_scan_chunks(monkeypatch, length):
     assert_trees_close(fused[1][1:3], reference[1][1:3])
 
 
-def test_chunk_size_prefers_divisors_near_16():
+def test_chunk_size_prefers_divisors_near_8():
     from liquidtime.cells.network_scan import _chunk_size
 
     assert _chunk_size(7) == 7
-    assert _chunk_size(32) == 32
-    assert _chunk_size(64) == 16
-    assert _chunk_size(40) == 20
-    assert _chunk_size(256) == 16
-    assert _chunk_size(37) == 16  # prime: chunks of 16 and a remainder of 5
+    assert _chunk_size(16) == 16
+    assert _chunk_size(64) == 8
+    assert _chunk_size(256) == 8
+    assert _chunk_size(40) == 8
+    assert _chunk_size(42) == 7
+    assert _chunk_size(37) == 8  # prime: chunks of 8 and a remainder of 5
 
 
 @pytest.mark.usefixtures("float64")

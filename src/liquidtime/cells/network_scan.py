@@ -11,7 +11,7 @@ the reverse loop: per step, small products ``z_k^T da_{k+1}`` are added into the
 loop's carry, though none of them is needed by the next step of the backward pass.
 Here the reverse loop carries only the state's cotangent (one matmul per layer: the
 sequential chain) and stores the pre-activation cotangents ``da_k`` of a chunk of
-steps (about 16); each weight gradient is then one matmul over the chunk's
+steps (about 8, unrolled); each weight gradient is then one matmul over the chunk's
 ``steps x batch`` rows, which XLA:CPU runs at several times the rate of the
 per-step products (``V`` and ``R`` share one). The forward pass computes ``I V``
 for a chunk in one matmul before stepping through it, and stores the
@@ -120,7 +120,7 @@ def _make_scan(update, activation, num_layers, constant_time):
         def chunk(x, start, chunk_inputs):
             inputs_c, dt_c = chunk_inputs
             # The input-only part of a_1 for the chunk's steps: one batched matmul.
-            return lax.scan(body, x, (inputs_c @ input_kernel, dt_c))
+            return lax.scan(body, x, (inputs_c @ input_kernel, dt_c), unroll=True)
 
         return _chunked_scan(chunk, x0, (inputs, per_step_time), reverse=False)[1]
 
@@ -175,7 +175,7 @@ def _make_scan(update, activation, num_layers, constant_time):
             d_x, d_params_sum, d_weights = carry
             d_out, a_c, heads_c, dt_c, inputs_c, states_c = chunk_inputs
             (d_x, d_params_sum), (d_heads, d_pre_activations, d_dt) = lax.scan(
-                body, (d_x, d_params_sum), (d_out, a_c, heads_c, dt_c), reverse=True
+                body, (d_x, d_params_sum), (d_out, a_c, heads_c, dt_c), reverse=True, unroll=True
             )
             # The cotangent of a_1: the first backbone layer's, or the heads'.
             d_first = d_pre_activations[0] if num_layers else d_heads
@@ -215,20 +215,21 @@ def _make_scan(update, activation, num_layers, constant_time):
     return scan_fn
 
 
-_CHUNK = 16
+_CHUNK = 8
 
 
 def _chunk_size(length: int) -> int:
-    """Steps per chunk: a divisor of ``length`` near 16 if there is one in [8, 32].
+    """Steps per chunk: a divisor of ``length`` in [6, 16], nearest 8, if there is one.
 
-    A chunk's temporaries (projected inputs, cotangents) stay small, cache-resident
-    and allocated once rather than for the whole sequence, while each batched matmul
-    still has ``chunk x batch`` rows. Without such a divisor: chunks of 16 and a
-    shorter remainder.
+    The loop over a chunk's steps is unrolled (its per-step outputs are then
+    concatenated rather than written into zero-filled buffers), its temporaries
+    stay small and cache-resident, and each batched matmul still has
+    ``chunk x batch`` rows. Without such a divisor: chunks of 8 and a shorter
+    remainder. Sequences of up to 16 steps are one chunk.
     """
     if length <= 2 * _CHUNK:
         return length
-    for size in sorted(range(8, 33), key=lambda s: abs(s - _CHUNK)):
+    for size in sorted(range(6, 17), key=lambda s: (abs(s - _CHUNK), s)):
         if length % size == 0:
             return size
     return _CHUNK
