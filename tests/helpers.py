@@ -94,3 +94,20 @@ def finite_difference_gradients(
     for variable, value in zip(variables, base):
         variable.assign(value)
     return results
+
+
+def assert_gradients_match_finite_differences(
+    loss_fn: Callable[[], object],
+    variables: Sequence[keras.Variable],
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+) -> None:
+    """Asserts that the backend's gradients of ``loss_fn`` equal central differences.
+
+    Checks a few random entries of each variable (:func:`finite_difference_gradients`).
+    """
+    _, grads = value_and_gradients(loss_fn, variables)
+    numeric = finite_difference_gradients(loss_fn, variables)
+    for variable, analytic, (indices, expected) in zip(variables, grads, numeric):
+        picked = np.array([analytic[index] for index in indices])
+        np.testing.assert_allclose(picked, expected, rtol=rtol, atol=atol, err_msg=variable.path)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "jax", reason="fused_scan is the JAX path"
 )
 
-from helpers import finite_difference_gradients, value_and_gradients  # noqa: E402
+from helpers import assert_gradients_match_finite_differences  # noqa: E402
 
 from liquidtime.cells import CfCCell  # noqa: E402
 from liquidtime.layers import CfC  # noqa: E402
@@ -139,11 +139,7 @@ def test_fused_scan_gradients_match_finite_differences():
         out = layer(x, elapsed_time=0.5)
         return keras.ops.sum((out - keras.ops.convert_to_tensor(target, out.dtype)) ** 2)
 
-    _, grads = value_and_gradients(loss, layer.trainable_weights)
-    numeric = finite_difference_gradients(loss, layer.trainable_weights)
-    for variable, analytic, (indices, expected) in zip(layer.trainable_weights, grads, numeric):
-        picked = np.array([analytic[index] for index in indices])
-        np.testing.assert_allclose(picked, expected, rtol=1e-5, atol=1e-7, err_msg=variable.path)
+    assert_gradients_match_finite_differences(loss, layer.trainable_weights)
 
 
 def test_masked_sequences_take_the_step_by_step_path(monkeypatch):
