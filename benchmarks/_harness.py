@@ -20,15 +20,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _time_calls(fn: Callable[[], object], warmup: int, steps: int) -> dict:
-    """First-call time, then median wall and CPU time of ``steps`` calls after ``warmup``."""
+def _time_calls(fn: Callable[[], object], warmup: int, steps: int, min_seconds: float = 0.0) -> dict:
+    """First-call time, then median wall and CPU time of the timed calls.
+
+    Warm-up: at least ``warmup`` calls and ``min_seconds / 4`` seconds. Timed: at
+    least ``steps`` calls and ``min_seconds`` seconds (a fast step is sampled
+    hundreds of times, so that a burst of load from other processes moves the
+    median little), at most 5000 calls.
+    """
     start = time.perf_counter()
     fn()
     first_call = time.perf_counter() - start
-    for _ in range(warmup):
+    warm_start = time.perf_counter()
+    calls = 0
+    while calls < warmup or time.perf_counter() - warm_start < min_seconds / 4:
         fn()
+        calls += 1
     wall, cpu = [], []
-    for _ in range(steps):
+    timed_start = time.perf_counter()
+    while len(wall) < steps or (time.perf_counter() - timed_start < min_seconds and len(wall) < 5000):
         start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         wall.append(time.perf_counter() - start)
@@ -38,6 +48,7 @@ def _time_calls(fn: Callable[[], object], warmup: int, steps: int) -> dict:
         "ms": 1e3 * statistics.median(wall),
         "ms_min": 1e3 * min(wall),
         "cpu_ms": 1e3 * statistics.median(cpu),
+        "calls": len(wall),
     }
 
 
@@ -48,6 +59,7 @@ def measure(
     warmup: int,
     steps: int,
     modes: str = "infer,train",
+    min_seconds: float = 0.0,
 ) -> dict:
     """Times inference, then training, of a model already built in this process.
 
@@ -59,12 +71,15 @@ def measure(
         infer_step: One forward pass without gradients.
         batch: Sequences per step (for sequences per second).
         warmup: Untimed calls after the first (compiling) call.
-        steps: Timed calls; the median is reported.
+        steps: Timed calls (at least); the median is reported.
         modes: Comma-separated subset of ``infer,train`` to run.
+        min_seconds: Keep timing (and warming up for a quarter of it) until this
+            many seconds have passed, for each mode.
 
     Returns:
         A dict with, per mode, ``{mode}_ms`` (median wall), ``{mode}_ms_min``,
-        ``{mode}_cpu_ms`` (median process CPU time), ``{mode}_first_call_s``
+        ``{mode}_cpu_ms`` (median process CPU time), ``{mode}_calls`` (timed
+        calls), ``{mode}_first_call_s``
         (compile + first step), ``{mode}_seq_per_s``, ``{mode}_peak_mb`` (peak RSS
         after that mode), plus ``baseline_mb`` (peak RSS before the first step) and
         the load averages before and after.
@@ -72,7 +87,7 @@ def measure(
     result = {"baseline_mb": peak_rss_mb(), "load_before": os.getloadavg()[0]}
     for mode in modes.split(","):
         fn = {"infer": infer_step, "train": train_step}[mode]
-        timing = _time_calls(fn, warmup, steps)
+        timing = _time_calls(fn, warmup, steps, min_seconds)
         for key, value in timing.items():
             result[f"{mode}_{key}"] = value
         result[f"{mode}_seq_per_s"] = batch / (timing["ms"] / 1e3)

@@ -147,6 +147,7 @@ def main() -> None:
         spec["warmup"],
         spec["steps"],
         spec.get("modes", "infer,train"),
+        spec.get("min_seconds", 0.0),
     )
     print(json.dumps({**result, **versions}))
 

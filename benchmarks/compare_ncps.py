@@ -15,16 +15,21 @@ guard), at configuration A (batch 64, length 64, 8 features, 32 units) and B (ba
 
 Every model is followed by a dense layer to one output, MSE loss and Adam; a
 training step is forward + backward + update, inference one forward pass. Each row
-prints the median wall time over ``--steps`` steps after ``--warmup`` warm-up steps
-(and the median process CPU time, steadier on a loaded machine), sequences per
+prints the median wall time of its steps (at least ``--steps`` of them and
+``--min-seconds`` of timing, after at least ``--warmup`` warm-up steps; and the
+median process CPU time, steadier on a loaded machine), sequences per
 second, the first call's time (compilation + one step), and the process's peak
 resident memory before the first step (baseline: interpreter, framework, model),
-after inference and after training. The targets of issue 4 are then checked as
-ratios between rows of this run.
+after inference and after training. With ``--repeats N`` every row whose training
+step is under ``--repeat-below-ms`` runs N times, in alternating order (so that a
+drift of the machine's load between rows favours neither side), and its numbers
+are the medians over the runs, with the range shown. The targets of issue 4 are
+then checked as ratios between rows of this run.
 
 Usage:
     python benchmarks/compare_ncps.py --ncps-python /work/ncps-venv/bin/python
     python benchmarks/compare_ncps.py --configs A --rows ltc,ncps-torch-ltc-1t
+    python benchmarks/compare_ncps.py --rows cfc,ncps-keras-cfc --repeats 3
     python benchmarks/compare_ncps.py --write-docs docs/performance.md
 
 Without ``--ncps-python`` the environment variable ``LIQUIDTIME_NCPS_PYTHON`` is used;
@@ -37,6 +42,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -146,7 +152,7 @@ def run_liquidtime(spec: dict) -> dict:
         return float(np.asarray(model.predict_on_batch(x)).sum())
 
     result = measure(train_step, infer_step, spec["batch"], spec["warmup"], spec["steps"],
-                     spec.get("modes", "infer,train"))
+                     spec.get("modes", "infer,train"), spec.get("min_seconds", 0.0))
     versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
     backend = keras.backend.backend()
     if backend == "jax":
@@ -250,7 +256,7 @@ def mem_available_gb() -> float:
 def run_row(row: Row, config: str, args: argparse.Namespace) -> dict:
     """Runs one row in a subprocess; returns its figures or an ``error``."""
     spec = {**CONFIGS[config], "model": row.model, "warmup": args.warmup, "steps": args.steps,
-            "modes": args.modes, **row.options}
+            "min_seconds": args.min_seconds, "modes": args.modes, **row.options}
     env = dict(os.environ)
     if row.is_ncps:
         if not args.ncps_python:
@@ -296,6 +302,36 @@ def run_row(row: Row, config: str, args: argparse.Namespace) -> dict:
         return {"error": "failed: no result printed"}
 
 
+def _repeatable(first_run: dict, below_ms: float) -> bool:
+    """Whether a row is run again: it ran, and its training step took under ``below_ms``."""
+    if first_run.get("error"):
+        return False
+    step_ms = first_run.get("train_ms", first_run.get("infer_ms"))
+    return step_ms is not None and step_ms < below_ms
+
+
+def median_of_runs(runs: list[dict]) -> dict:
+    """One row from its runs: every number the median over the runs.
+
+    Also records ``runs`` (how many) and ``train_ms_runs`` / ``infer_ms_runs`` (each
+    run's median step time), so that the spread stays visible.
+    """
+    runs = [run for run in runs if not run.get("error")] or runs[:1]
+    if len(runs) == 1:
+        return {**runs[0], "runs": 1}
+    merged = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "run":
+            values = [run[key] for run in runs if isinstance(run.get(key), (int, float))]
+            merged[key] = statistics.median(values)
+    for mode in ("train", "infer"):
+        if f"{mode}_ms" in merged:
+            merged[f"{mode}_ms_runs"] = [run[f"{mode}_ms"] for run in runs if f"{mode}_ms" in run]
+    merged["runs"] = len(runs)
+    merged.pop("run", None)
+    return merged
+
+
 def machine_description() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -332,15 +368,23 @@ def render_rows(results: list[dict]) -> str:
             lines.append(f"| {r['config']} | {r['label']} | {r['backend']} | {r['error']} |" + " |" * 10)
             continue
         lines.append(
-            f"| {r['config']} | {r['label']} | {r['backend']} | {fmt(r.get('train_ms'))} | "
+            f"| {r['config']} | {r['label']} | {r['backend']} | {_with_runs(r, 'train')} | "
             f"{fmt(r.get('train_cpu_ms'))} | {fmt(r.get('train_seq_per_s'), '.0f')} | "
-            f"{fmt(r.get('infer_ms'))} | {fmt(r.get('infer_cpu_ms'))} | "
+            f"{_with_runs(r, 'infer')} | {fmt(r.get('infer_cpu_ms'))} | "
             f"{fmt(r.get('train_compile_s'))} | {fmt(r.get('infer_compile_s'))} | "
             f"{fmt(r.get('baseline_mb'), '.0f')} | "
             f"{fmt(r.get('train_peak_mb', r.get('infer_peak_mb')), '.0f')} | "
             f"{fmt(_increment(r), '.0f')} | {fmt(r.get('load_before'))} |"
         )
     return "\n".join(lines)
+
+
+def _with_runs(r: dict, mode: str) -> str:
+    """The median step time, and with several runs their range: ``8.1 (7.9-8.6, 3 runs)``."""
+    runs = r.get(f"{mode}_ms_runs")
+    if not runs or len(runs) < 2:
+        return fmt(r.get(f"{mode}_ms"))
+    return f"{fmt(r.get(f'{mode}_ms'))} ({min(runs):.1f}-{max(runs):.1f}, {len(runs)} runs)"
 
 
 def _increment(r: dict):
@@ -454,7 +498,14 @@ def main() -> None:
     parser.add_argument("--other-backends-configs", default="A")
     parser.add_argument("--ncps-python", default=os.environ.get("LIQUIDTIME_NCPS_PYTHON"),
                         help="Python of a virtual environment with ncps==1.0.1 (see docs/performance.md)")
-    parser.add_argument("--steps", type=int, default=10, help="timed steps (median)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps (median), at least")
+    parser.add_argument("--min-seconds", type=float, default=3.0,
+                        help="time each mode for at least this long (more steps for fast rows)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run each row this many times, in alternating order, and report the "
+                             "median of the runs (rows whose training step is slower than "
+                             "--repeat-below-ms are run once)")
+    parser.add_argument("--repeat-below-ms", type=float, default=1000.0)
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps after the first call")
     parser.add_argument("--modes", default="infer,train")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per process")
@@ -495,13 +546,20 @@ def main() -> None:
     results = []
     for config in configs:
         rows = list(ROWS) + (other_backend_rows(backends) if config in other_configs else [])
-        for row in rows:
-            if wanted is not None and row.key not in wanted:
-                continue
-            result = run_row(row, config, args)
-            result.update(config=config, key=row.key, label=row.label, backend=row.backend, runner=row.runner)
-            results.append(result)
-            print(render_rows([result]).splitlines()[-1], flush=True)
+        rows = [row for row in rows if wanted is None or row.key in wanted]
+        runs: dict[str, list[dict]] = {row.key: [] for row in rows}
+        for repeat in range(args.repeats):
+            # Alternating order, so that a slow drift of the machine's load does not
+            # favour the rows that come first.
+            for row in rows if repeat % 2 == 0 else rows[::-1]:
+                if repeat and not _repeatable(runs[row.key][0], args.repeat_below_ms):
+                    continue
+                result = run_row(row, config, args)
+                result.update(config=config, key=row.key, label=row.label, backend=row.backend,
+                              runner=row.runner, run=repeat + 1)
+                runs[row.key].append(result)
+                print(render_rows([result]).splitlines()[-1], flush=True)
+        results.extend(median_of_runs(runs[row.key]) for row in rows)
     estimates = [arithmetic_estimate(config, results) for config in configs]
     load_end = os.getloadavg()
     checks = check_targets(results, configs)
