@@ -71,7 +71,10 @@ def assert_trees_close(actual, expected):
 @pytest.mark.parametrize("mode", ["default", "no_gate", "pure"])
 @pytest.mark.parametrize("backbone_layers", [0, 1, 2])
 @pytest.mark.parametrize("time_kind", ["constant", "per_step"])
-def test_fused_scan_matches_step_by_step(monkeypatch, mode, backbone_layers, time_kind):
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_fused_scan_matches_step_by_step(
+    monkeypatch, mode, backbone_layers, time_kind, return_sequences
+):
     rng = np.random.default_rng(0)
     batch, length, features, units = 3, 9, 4, 5
     x = rng.normal(size=(batch, length, features)).astype("float32")
@@ -81,7 +84,7 @@ def test_fused_scan_matches_step_by_step(monkeypatch, mode, backbone_layers, tim
     )
     state = rng.normal(scale=0.5, size=(batch, units)).astype("float32")
     layer = CfC(units, mode=mode, backbone_units=6, backbone_layers=backbone_layers,
-                return_sequences=True)
+                return_sequences=return_sequences)
     layer.build((None, length, features))
     fused = gradients(layer, x, elapsed, state)
     with monkeypatch.context() as patch:
@@ -96,12 +99,14 @@ def test_fused_scan_matches_step_by_step(monkeypatch, mode, backbone_layers, tim
 
 
 @pytest.mark.parametrize("length", [1, 42, 37])
-def test_fused_scan_chunks(monkeypatch, length):
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_fused_scan_chunks(monkeypatch, length, return_sequences):
     """One chunk (short), equal chunks (42 = 6 x 7), chunks and a remainder (37, prime)."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, length, 3)).astype("float32")
     state = np.zeros((2, 4), "float32")
-    layer = CfC(4, backbone_units=8, backbone_dropout=0.3, seed=5, return_sequences=True)
+    layer = CfC(4, backbone_units=8, backbone_dropout=0.3, seed=5,
+                return_sequences=return_sequences)
     layer.build((None, length, 3))
     fused = gradients(layer, x, 1.0, state, training=True)
     with monkeypatch.context() as patch:
@@ -110,6 +115,21 @@ def test_fused_scan_chunks(monkeypatch, length):
     np.testing.assert_allclose(fused[0], reference[0], rtol=0, atol=1e-6)
     assert_trees_close(fused[1][0], reference[1][0])
     assert_trees_close(fused[1][1:3], reference[1][1:3])
+
+
+def test_last_output_and_final_state_of_the_fused_scan(monkeypatch):
+    """Without sequences the fused scan returns the last state only; the layer's output
+    and returned state are that state, as with the step-by-step scan."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3, 11, 2)).astype("float32")
+    layer = CfC(5, backbone_units=7, return_sequences=False, return_state=True)
+    output, state = layer(x)
+    with monkeypatch.context() as patch:
+        step_by_step(patch)
+        reference_output, reference_state = layer(x)
+    np.testing.assert_allclose(np.asarray(output), np.asarray(reference_output), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(state), np.asarray(reference_state), atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(output), np.asarray(state))
 
 
 def test_chunk_size_prefers_divisors_near_8():

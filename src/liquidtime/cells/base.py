@@ -146,6 +146,7 @@ class BaseCell(keras.layers.Layer):
         elapsed_time: Any,
         constants: dict[str, Any],
         training: bool | None = None,
+        return_sequences: bool = True,
     ) -> tuple[Any, list[Any]] | None:
         """The whole (unmasked) sequence in one call, or None to scan :meth:`transition`.
 
@@ -159,10 +160,13 @@ class BaseCell(keras.layers.Layer):
             elapsed_time: A Python float, or time-major ``(time, batch, 1)``.
             constants: From :meth:`sequence_constants`.
             training: Training mode.
+            return_sequences: Whether the outputs of every step are needed, or
+                only the last one.
 
         Returns:
             ``(outputs, final_states)`` with ``outputs`` time-major
-            ``(time, batch, output_size)``, or None.
+            ``(time, batch, output_size)``, or the last output ``(batch,
+            output_size)`` when ``return_sequences`` is False; or None.
         """
         return None
 

@@ -228,12 +228,16 @@ class CfCCell(BaseCell):
             new_state = closed_form_update(self.mode, heads, elapsed_time)
         return new_state, [new_state, *states[1:]]
 
-    def fused_scan(self, inputs, states, elapsed_time, constants, training=None):
+    def fused_scan(
+        self, inputs, states, elapsed_time, constants, training=None, return_sequences=True
+    ):
         """On JAX, the sequence by :func:`~liquidtime.cells.network_scan.network_scan`.
 
-        The same values as scanning :meth:`transition`; the backward pass computes
-        the weight gradients after the loop, as one matmul per weight over all
-        steps. Returns None (scan :meth:`transition`) on other backends.
+        The same values as scanning :meth:`transition`; the backward pass carries
+        only the state's cotangent through the steps and computes each weight
+        gradient as one matmul per chunk of ~8 steps. With ``return_sequences``
+        False the outputs are the last state only. Returns None (scan
+        :meth:`transition`) on other backends.
         """
         if keras.backend.backend() != "jax":
             return None
@@ -248,7 +252,7 @@ class CfCCell(BaseCell):
             head_map = fold_time_gate(self.units, float(elapsed_time))
             update = functools.partial(_gated_update, self.mode)
         weights = self.network.mapped_weights(head_map)
-        states_per_step = network_scan(
+        outputs = network_scan(
             update,
             self.activation,
             inputs,
@@ -260,8 +264,10 @@ class CfCCell(BaseCell):
             _value(weights.state_kernel),
             [(_value(kernel), _value(bias)) for kernel, bias in weights.layers],
             constants["dropout"],
+            return_sequences=return_sequences,
         )
-        return states_per_step, [states_per_step[-1], *states[1:]]
+        last_state = outputs[-1] if return_sequences else outputs
+        return outputs, [last_state, *states[1:]]
 
     def get_config(self) -> dict[str, Any]:
         config = {

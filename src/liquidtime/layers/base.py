@@ -192,13 +192,15 @@ class ContinuousTimeRNN(keras.layers.RNN):
             elapsed_time = time_major(elapsed_time)
         cell = self.cell
         if mask is None:
-            fused = cell.fused_scan(sequences, list(initial_state), elapsed_time, constants, training)
+            fused = cell.fused_scan(
+                sequences, list(initial_state), elapsed_time, constants, training,
+                return_sequences=self.return_sequences,
+            )
             if fused is not None:
                 outputs, states = fused
-                last_output = outputs[-1]
                 if self.return_sequences:
-                    return last_output, ops.moveaxis(outputs, 0, 1), states
-                return last_output, None, states
+                    return outputs[-1], ops.moveaxis(outputs, 0, 1), states
+                return outputs, None, states
         per_step = {"projected": cell.sequence_inputs(sequences)}
         if not isinstance(elapsed_time, float):
             per_step["elapsed_time"] = elapsed_time
