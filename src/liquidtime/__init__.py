@@ -1,8 +1,9 @@
 """liquidtime: Liquid Time-Constant networks and their relatives as Keras 3 layers.
 
-Importing liquidtime selects the JAX backend when ``KERAS_BACKEND`` is not set
-and JAX is installed (see :mod:`liquidtime._backend`); set ``KERAS_BACKEND`` to
-``tensorflow`` or ``torch`` before importing to use another backend.
+Importing liquidtime chooses the Keras backend as Keras does (the ``KERAS_BACKEND``
+environment variable, then the ``backend`` entry of ``keras.json`` in ``$KERAS_HOME`` or
+``~/.keras``) and falls back to JAX when neither names one and JAX is installed (see
+:mod:`liquidtime._backend`). Import liquidtime before Keras for the fallback to apply.
 """
 
 from liquidtime._backend import select_default_backend
