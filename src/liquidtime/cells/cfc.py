@@ -9,6 +9,12 @@ from typing import Any
 import keras
 from keras import ops
 
+# Private in Keras (no public export): keras.layers.RNN draws the dropout masks of a
+# cell that is an instance of this class before its time loop and clears them after,
+# which keeps the loop free of random-state updates (the only way on JAX, whose scan
+# cannot update a seed generator) and gives one mask per sequence on every backend.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
 from liquidtime._backend_ops import sigmoid_argument_scale, tanh
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
@@ -90,7 +96,7 @@ def gated_update(mode: str, heads: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
-class CfCCell(BaseCell):
+class CfCCell(BaseCell, DropoutRNNCell):
     """Closed-form continuous-time cell: the LTC's solution in closed form, no solver.
 
     With ``z = backbone([I, x])`` (or ``z = [I, x]`` without a backbone) and the
@@ -121,7 +127,10 @@ class CfCCell(BaseCell):
             ``1.7159 * tanh(0.666 x)``).
         backbone_units: Width of the backbone layers (default 128).
         backbone_layers: Number of backbone layers (default 1; 0 for none).
-        backbone_dropout: Dropout on backbone activations while training (default 0).
+        backbone_dropout: Dropout on backbone activations while training (default 0),
+            one mask per sequence (Gal & Ghahramani, 2016), also inside
+            ``keras.layers.RNN``, which draws it before its time loop as for
+            Keras's own ``LSTMCell``.
         kernel_initializer, recurrent_initializer, bias_initializer: Initializers
             for the input-side kernels (backbone and heads), the state-side kernel,
             and the biases.
@@ -196,6 +205,8 @@ class CfCCell(BaseCell):
             name="network",
             dtype=self.dtype_policy,
         )
+        # Masks drawn by keras.layers.RNN before its loop (get_dropout_mask), or None.
+        self._sequence_dropout_masks = None
 
     @property
     def num_heads(self) -> int:
@@ -213,7 +224,40 @@ class CfCCell(BaseCell):
         return self.network.project_inputs(inputs)
 
     def sequence_constants(self, batch_size, training=None):
+        if training and self._sequence_dropout_masks is not None:
+            return {"dropout": self._sequence_dropout_masks}
         return {"dropout": self.network.dropout_masks(batch_size, training)}
+
+    def get_dropout_mask(self, step_input: Any) -> list[Any] | None:
+        """Draws the backbone's dropout masks for one sequence; keras.layers.RNN's hook.
+
+        ``keras.layers.RNN`` calls this before its time loop (whether training or
+        not, as for Keras's ``LSTMCell``); the steps of the loop then reuse the masks
+        while training, until :meth:`reset_dropout_mask`.
+
+        Args:
+            step_input: The first step's inputs, ``(batch, features)``.
+
+        Returns:
+            One ``(batch, backbone_units)`` mask per backbone layer, or None when the
+            cell has no backbone dropout.
+        """
+        if self._sequence_dropout_masks is None:
+            self._sequence_dropout_masks = self.network.dropout_masks(
+                ops.shape(step_input)[0], training=True
+            )
+        return self._sequence_dropout_masks
+
+    def reset_dropout_mask(self) -> None:
+        """Forgets the masks of :meth:`get_dropout_mask` (after keras.layers.RNN's loop)."""
+        self._sequence_dropout_masks = None
+
+    def get_recurrent_dropout_mask(self, step_input: Any) -> None:
+        """None: the cell has no recurrent dropout (part of keras.layers.RNN's hook)."""
+        return None
+
+    def reset_recurrent_dropout_mask(self) -> None:
+        """Nothing to reset: the cell has no recurrent dropout."""
 
     def transition(self, projected, states, elapsed_time, constants, training=None):
         if self.mode != "pure" and isinstance(elapsed_time, (int, float)):

@@ -7,6 +7,10 @@ from typing import Any
 import keras
 from keras import ops
 
+# Private in Keras (no public export): see liquidtime.cells.cfc, which draws its
+# dropout masks through this keras.layers.RNN hook; the wrapper forwards it.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
 from liquidtime._backend_ops import matmul, tanh
 from liquidtime.cells.base import BaseCell
 
@@ -14,7 +18,7 @@ _ser = keras.saving.serialize_keras_object
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
-class MixedMemoryCell(BaseCell):
+class MixedMemoryCell(BaseCell, DropoutRNNCell):
     """Wraps a liquidtime cell with an LSTM memory, as the ODE-LSTM of Lechner & Hasani (2020).
 
     "Learning long-term dependencies in irregularly-sampled time series" (NeurIPS
@@ -114,8 +118,18 @@ class MixedMemoryCell(BaseCell):
         return self.cell.output_size
 
     def build_weights(self, input_dim: int) -> None:
-        time_feature = 1 if self.elapsed_time_as_feature else 0
-        self.cell.build((None, input_dim + time_feature))
+        # The wrapped cell may be built already: Keras's deserialization builds it from
+        # its own build config before this wrapper is built (as for Keras's wrappers,
+        # building a layer twice would try to add its weights again).
+        if not self.cell.built:
+            time_feature = 1 if self.elapsed_time_as_feature else 0
+            self.cell.build((None, input_dim + time_feature))
+        elif self.cell.input_dim != input_dim:
+            raise ValueError(
+                f"Received an invalid value for argument `cell`, expected a cell that is "
+                f"unbuilt or built for {input_dim} input features, got a cell built for "
+                f"{self.cell.input_dim}."
+            )
         n = self.memory_units
 
         def bias_initializer(shape, dtype=None):
@@ -150,6 +164,31 @@ class MixedMemoryCell(BaseCell):
 
     def sequence_constants(self, batch_size, training=None):
         return {"cell": self.cell.sequence_constants(batch_size, training)}
+
+    def get_dropout_mask(self, step_input: Any) -> Any:
+        """The wrapped cell's masks for one sequence, drawn before keras.layers.RNN's loop.
+
+        Args:
+            step_input: The first step's inputs, ``(batch, features)``.
+
+        Returns:
+            The wrapped cell's :meth:`get_dropout_mask`, or None when it has none.
+        """
+        if isinstance(self.cell, DropoutRNNCell):
+            return self.cell.get_dropout_mask(step_input)
+        return None
+
+    def reset_dropout_mask(self) -> None:
+        """Forgets the wrapped cell's masks (after keras.layers.RNN's loop)."""
+        if isinstance(self.cell, DropoutRNNCell):
+            self.cell.reset_dropout_mask()
+
+    def get_recurrent_dropout_mask(self, step_input: Any) -> None:
+        """None: no recurrent dropout (part of keras.layers.RNN's hook)."""
+        return None
+
+    def reset_recurrent_dropout_mask(self) -> None:
+        """Nothing to reset: no recurrent dropout."""
 
     def transition(self, projected, states, elapsed_time, constants, training=None):
         cell_projected, memory_projected = projected
