@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Train and evaluate Liquid Time-Constant networks and their relatives on the "
             "LTC paper's tasks, and analyse them."
         ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {importlib.metadata.version('liquidtime')}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMMAND_MODULES:
