@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
-
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
@@ -62,14 +62,43 @@ def check_field_count(
         )
 
 
-def parse_float(path: Path, text: str, line: int, column: str) -> float:
-    """``float(text)``, or :class:`MalformedDatasetError` naming the column."""
+NON_FINITE_FIX = (
+    "one non-finite value would turn whole features into NaN after z-scoring; "
+    "correct the value or delete the line"
+)
+"""How to fix a non-finite value, the end of every such error."""
+
+
+def parse_float(path: Path, text: str, line: int, column: str, fix: str = NON_FINITE_FIX) -> float:
+    """``float(text)`` if it is a finite number, else :class:`MalformedDatasetError`.
+
+    Args:
+        path: The file, for the error.
+        text: The field.
+        line: Its 1-based line number, for the error.
+        column: The column's name, for the error.
+        fix: What the error says to do about a non-finite value (``nan``,
+            ``inf``, or a number too large for float64).
+
+    Returns:
+        The number.
+
+    Raises:
+        MalformedDatasetError: Naming the file, the line and the column, if the
+            field is not a number or is not finite.
+    """
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise MalformedDatasetError(
             path, f"expected a number in column {column!r}, found {text!r}", line
         ) from None
+    if not math.isfinite(value):
+        raise MalformedDatasetError(
+            path, f"expected a finite number in column {column!r}, found {text.strip()!r}: {fix}",
+            line,
+        )
+    return value
 
 
 def read_float_table(
@@ -79,11 +108,14 @@ def read_float_table(
     skip_rows: int = 0,
     usecols: Sequence[int] | None = None,
     missing: Sequence[str] = (),
+    column_names: Sequence[str] | None = None,
+    fix: str = NON_FINITE_FIX,
 ) -> np.ndarray:
     """Reads a numeric table fast, with a clear error for a malformed line.
 
     Blank lines are skipped. Fields equal to one of ``missing`` become NaN; the
-    empty string may be one of them.
+    empty string may be one of them. Any other value that is not a finite
+    number (``nan``, ``inf``, ``1e999``) is an error.
 
     Args:
         path: The file.
@@ -93,13 +125,17 @@ def read_float_table(
         usecols: Indices of the fields to return (all by default); the other
             fields are not checked.
         missing: Markers of missing values.
+        column_names: The names of all ``num_fields`` fields, for errors
+            (default ``field 1``, ``field 2``, ...).
+        fix: What the error for a non-finite value says to do.
 
     Returns:
         float64 array of shape ``(rows, len(usecols))``.
 
     Raises:
         MalformedDatasetError: For a line with the wrong number of fields or a
-            non-numeric value in a used column, with its line number.
+            non-numeric or non-finite value in a used column, with its line
+            number and column.
     """
     columns = list(range(num_fields) if usecols is None else usecols)
     raw = path.read_bytes()
@@ -108,6 +144,13 @@ def read_float_table(
         raise MalformedDatasetError(path, "expected rows of numbers, found no data rows")
     line_number, line = first
     check_field_count(path, line.split(delimiter), num_fields, line_number, delimiter)
+    body = raw.split(b"\n", skip_rows)[-1] if skip_rows else raw
+    # "nan", "inf" and "infinity" all contain an n; a missing marker turned into NaN does not.
+    spelled_non_finite = b"n" in body or b"N" in body
+    bad_line = functools.partial(
+        _raise_first_bad_line, path, num_fields, delimiter, skip_rows, columns, missing,
+        column_names, fix,
+    )
     if missing:
         raw = _mark_missing(raw, delimiter, missing)
     try:
@@ -122,7 +165,9 @@ def read_float_table(
             encoding="utf-8",
         )
     except (ValueError, UnicodeDecodeError) as error:
-        _raise_first_bad_line(path, num_fields, delimiter, skip_rows, columns, missing, error)
+        bad_line(f"could not be read as a numeric table ({error})")
+    if np.isinf(table).any() or (np.isnan(table).any() if not missing else spelled_non_finite):
+        bad_line(None)
     return table
 
 
@@ -159,8 +204,15 @@ def _raise_first_bad_line(
     skip_rows: int,
     columns: Sequence[int],
     missing: Sequence[str],
-    error: Exception,
-) -> NoReturn:
+    column_names: Sequence[str] | None,
+    fix: str,
+    problem: str | None,
+) -> None:
+    """Raises :class:`MalformedDatasetError` for the first line with a bad field.
+
+    Without such a line: raises with ``problem`` if given, else returns (the
+    table was suspected of holding a non-finite value and does not).
+    """
     text = read_text(path)
     for number, line in enumerate(text.split("\n"), start=1):
         if number <= skip_rows or not line.strip():
@@ -171,5 +223,7 @@ def _raise_first_bad_line(
         check_field_count(path, fields, num_fields, number, delimiter)
         for column in columns:
             if fields[column] not in missing:
-                parse_float(path, fields[column], number, f"field {column + 1}")
-    raise MalformedDatasetError(path, f"could not be read as a numeric table ({error})")
+                name = column_names[column] if column_names else f"field {column + 1}"
+                parse_float(path, fields[column], number, name, fix)
+    if problem is not None:
+        raise MalformedDatasetError(path, problem)

@@ -72,7 +72,7 @@ def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "correc
         DatasetNotFoundError: If one of ``trace_0000.npy`` ... ``trace_0024.npy``
             is missing.
         MalformedDatasetError: If a trace is not a readable ``(steps, 17)``
-            numeric array.
+            numeric array or holds a value that is not finite in float32.
     """
     protocol = check_protocol(protocol)
     paths = locate_files(INFO, data_dir)
@@ -108,4 +108,15 @@ def _read_trace(path: Path) -> np.ndarray:
             f"expected a numeric array of shape (steps, {STATE_SIZE}), "
             f"found {trace.dtype} {trace.shape}",
         )
-    return trace.astype(np.float32)
+    with np.errstate(over="ignore"):  # a float64 above float32's range becomes inf, refused below
+        trace = trace.astype(np.float32)
+    bad = np.argwhere(~np.isfinite(trace))
+    if bad.size:
+        step, column = (int(index) for index in bad[0])
+        raise MalformedDatasetError(
+            path,
+            f"expected finite numbers, found {trace[step, column]} in row {step} (step), "
+            f"column {column} ({len(bad)} non-finite values in all; float32 overflows above "
+            f"3.4e38): regenerate the trace or replace it with a finite one",
+        )
+    return trace

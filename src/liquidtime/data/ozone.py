@@ -6,7 +6,8 @@ by commas; missing values are ``?``.
 
 Protocol:
 
-- ``?`` becomes 0; all 72 features are standardised with one global mean and
+- ``?`` becomes 0 (any other value that is not a finite number is an error);
+  all 72 features are standardised with one global mean and
   standard deviation (over every value of every feature); the class is the
   label at every step;
 - windows of 32 days with stride 4 (starts ``s < rows - 32``);
@@ -51,6 +52,10 @@ NUM_FIELDS = NUM_FEATURES + 2
 SEQUENCE_LENGTH = 32
 STRIDE = 4
 SPLIT_SEED = 23489
+COLUMN_NAMES = ("date", *(f"feature {index}" for index in range(1, NUM_FEATURES + 1)), "class")
+NON_FINITE_FIX = (
+    "only '?' marks a missing value in this file (it becomes 0); write '?' or correct the value"
+)
 
 INFO = TaskInfo(
     name="ozone",
@@ -112,7 +117,8 @@ def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "correc
 
 def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     table = read_float_table(
-        path, NUM_FIELDS, delimiter=",", usecols=range(1, NUM_FIELDS), missing=("?",)
+        path, NUM_FIELDS, delimiter=",", usecols=range(1, NUM_FIELDS), missing=("?",),
+        column_names=COLUMN_NAMES, fix=NON_FINITE_FIX,
     )
     features, labels = table[:, :NUM_FEATURES], table[:, NUM_FEATURES]
     bad = np.flatnonzero((labels != 0) & (labels != 1))

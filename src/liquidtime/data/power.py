@@ -8,7 +8,8 @@ Sub_metering_1;Sub_metering_2;Sub_metering_3``, CRLF line endings, and ``?``
 
 Protocol:
 
-- missing values are forward-filled per column (a column that starts with
+- missing values (``?`` or an empty field, nothing else: ``nan`` or ``inf``
+  is an error) are forward-filled per column (a column that starts with
   missing values takes its first observed value there);
 - all 7 numeric columns are z-scored with their mean and standard deviation
   over the whole file; the target is ``Global_active_power`` at every step, the
@@ -60,6 +61,10 @@ HEADER = (
 )
 SEQUENCE_LENGTH = 32
 SPLIT_SEED = 23489
+NON_FINITE_FIX = (
+    "only '?' or an empty field marks a missing value in this file (it is forward-filled); "
+    "write '?' or correct the value"
+)
 
 INFO = TaskInfo(
     name="power",
@@ -136,6 +141,8 @@ def _read_file(path: Path) -> np.ndarray:
         skip_rows=1,
         usecols=range(2, len(HEADER)),
         missing=("?", ""),
+        column_names=HEADER,
+        fix=NON_FINITE_FIX,
     )
     if len(values) <= SEQUENCE_LENGTH:
         raise MalformedDatasetError(
