@@ -20,7 +20,7 @@ from liquidtime.cli.train import (
 )
 from liquidtime.experiments.campaign import run_configs
 from liquidtime.experiments.plots import plot_learning_curves
-from liquidtime.experiments.records import RESULTS_FILE
+from liquidtime.experiments.records import RESULTS_FILE, check_output_dir
 from liquidtime.experiments.runner import solver_models
 from liquidtime.experiments.tables import markdown_table
 from liquidtime.models import MODEL_NAMES, UNAVAILABLE_MODELS
@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.jobs > 1 and args.data_parallel:
             raise ValueError("--jobs > 1 cannot be combined with --data-parallel.")
+        check_output_dir(args.output)
         configs = [
             config_from_args(args, model, seed, solver_options=model in solver_models())
             for seed in range(args.seed, args.seed + args.seeds)

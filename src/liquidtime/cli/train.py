@@ -16,7 +16,13 @@ from pathlib import Path
 from liquidtime.data import DatasetNotFoundError, MalformedDatasetError
 from liquidtime.data.registry import TASKS, task_names
 from liquidtime.experiments.records import RESULTS_FILE
-from liquidtime.experiments.runner import PAPER_COUNTERPART, PROGRESS_MODES, RunConfig, train_run
+from liquidtime.experiments.runner import (
+    PAPER_COUNTERPART,
+    PROGRESS_MODES,
+    RunConfig,
+    RunFinishedError,
+    train_run,
+)
 from liquidtime.models import MODEL_NAMES, PRESETS
 from liquidtime.solvers import SOLVERS
 from liquidtime.training.distributed import add_distribution_arguments, configure_distribution
@@ -33,7 +39,10 @@ Outputs in --output: results.jsonl (one record per run: every hyperparameter,
 the metrics, the per-epoch history, the wall time, versions and backend) and
 checkpoints/<run>/checkpoint.npz, written after every epoch. A run that was
 killed continues from its last finished epoch with the same command plus
---resume, and ends with the same weights as an uninterrupted run.
+--resume, and ends with the same weights as an uninterrupted run. Ctrl-C stops
+after the current batch (exit code 130). A run whose record is already in
+--output is not trained again unless --force is given; a loss that is NaN in the
+first epoch is an error and writes no record.
 """
 
 
@@ -189,6 +198,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="seed of the initial weights, the wiring and the epoch order")
     add_training_arguments(parser)
     add_output_arguments(parser)
+    parser.add_argument("--restart", action="store_true",
+                        help="delete this run's checkpoint in --output first and train from "
+                             "scratch (for a damaged checkpoint); not with --resume")
+    parser.add_argument("--force", action="store_true",
+                        help="train even if --output already holds this run's record (same "
+                             "settings, seed and epochs); another record is appended")
     parser.add_argument("--save-model", action="store_true",
                         help="also save the best-validation model as "
                              "checkpoints/<run>/best.keras")
@@ -243,7 +258,13 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=args.progress,
             save_model=args.save_model,
+            restart=args.restart,
+            retrain=args.force,
+            record_untrained_nan=False,
         )
+    except RunFinishedError as finished:
+        print(f"liquidtime train: {finished} Use --force to train it again.")
+        return 0
     except EXPECTED_ERRORS as error:
         return fail("train", error)
     except KeyboardInterrupt:

@@ -9,8 +9,11 @@ One ``checkpoint.npz`` per run holds, after every epoch:
 * a JSON state: epochs done, best metric and epoch, history, elapsed time,
   and the run's settings (to refuse resuming a different run).
 
-The file is written to a temporary name and renamed, so a run killed while
-writing keeps its previous checkpoint. The training data order is a function of
+The file is written to a temporary name of the writing process and renamed, so
+a run killed while writing keeps its previous checkpoint. A damaged checkpoint
+(cut short, empty, not a checkpoint) raises :class:`CheckpointError`, which
+names the file and says how to start the run afresh. :func:`run_lock` keeps two
+processes from training the same run in the same folder at once. The training data order is a function of
 ``(seed, epoch)`` only (:func:`liquidtime.experiments.runner.epoch_order`), so
 restoring these variables and continuing at the next epoch gives the same
 weights as an uninterrupted run.
@@ -18,8 +21,13 @@ weights as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import zipfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +35,69 @@ import keras
 import numpy as np
 
 CHECKPOINT_FILE = "checkpoint.npz"
+LOCK_FILE = "run.lock"
+"""Held (``flock``) by the process training the run; it holds that process's id."""
+
+_STATE_KEYS = ("settings", "seed", "epochs_done", "best_metric", "best_epoch", "history",
+               "elapsed_s", "segments", "stopped_on_nan")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file exists but cannot be read: the message names it and the fix.
+
+    Attributes:
+        path: The checkpoint file.
+    """
+
+    def __init__(self, path: os.PathLike | str, problem: str):
+        super().__init__(
+            f"Cannot resume from the checkpoint {os.fspath(path)!r}: {problem}. Delete the "
+            "file to train this run from scratch (`liquidtime train --restart`, or "
+            "`train_run(..., restart=True)`, does that)."
+        )
+        self.path = os.fspath(path)
+
+
+class RunLockedError(RuntimeError):
+    """Another process is training the same run in the same output folder."""
+
+
+@contextlib.contextmanager
+def run_lock(directory: os.PathLike | str) -> Iterator[None]:
+    """Holds ``<directory>/run.lock`` for the duration, or fails at once if it is held.
+
+    The lock is an ``flock`` on the file, so that the system releases it when its
+    process ends, however it ends; the file holds the process id for the message.
+
+    Args:
+        directory: The run's checkpoint directory (created if missing).
+
+    Raises:
+        RunLockedError: If another process holds the lock.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK_FILE
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(descriptor, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise RunLockedError(
+                f"Another process (pid {owner}) is training this run in {str(directory)!r} "
+                f"(it holds {str(path)!r}). Wait for it to finish, or train into another output "
+                "folder."
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(descriptor, 0)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 def _values(variables: list[Any]) -> list[np.ndarray]:
@@ -85,10 +156,21 @@ def save_checkpoint(
     for index, value in enumerate(best_values or []):
         arrays[f"best_{index}"] = value
     path = directory / CHECKPOINT_FILE
-    temporary = directory / (CHECKPOINT_FILE + ".tmp.npz")
-    np.savez(temporary, **arrays)
-    os.replace(temporary, path)
+    temporary = directory / f"{CHECKPOINT_FILE}.{os.getpid()}.tmp.npz"
+    try:
+        np.savez(temporary, **arrays)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
+
+
+def remove_checkpoint(directory: os.PathLike | str) -> bool:
+    """Deletes ``directory``'s checkpoint; returns whether there was one."""
+    path = Path(directory) / CHECKPOINT_FILE
+    existed = path.is_file()
+    path.unlink(missing_ok=True)
+    return existed
 
 
 def has_checkpoint(directory: os.PathLike | str) -> bool:
@@ -110,22 +192,45 @@ def load_checkpoint(
 
     Raises:
         FileNotFoundError: If there is no checkpoint.
+        CheckpointError: If the file cannot be read as a checkpoint.
         ValueError: If the checkpoint does not match the model.
     """
     path = Path(directory) / CHECKPOINT_FILE
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint to resume from: {str(path)!r} does not exist.")
-    with np.load(path) as data:
-        groups: dict[str, list[tuple[int, np.ndarray]]] = {"model": [], "optimizer": [], "best": []}
-        for key in data.files:
-            if key == "state":
-                continue
-            group, index = key.rsplit("_", 1)
-            groups[group].append((int(index), data[key]))
-        state = json.loads(str(data["state"]))
+    state, groups = _read_checkpoint(path)
     ordered = {group: [value for _, value in sorted(items)] for group, items in groups.items()}
     _assign(model.variables, ordered["model"], "model", path)
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     _assign(model.optimizer.variables, ordered["optimizer"], "optimizer", path)
     return state, ordered["best"] or None
+
+
+def _read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, list[tuple[int, np.ndarray]]]]:
+    """The state and the numbered arrays of each group, or :class:`CheckpointError`."""
+    groups: dict[str, list[tuple[int, np.ndarray]]] = {"model": [], "optimizer": [], "best": []}
+    size = path.stat().st_size
+    try:
+        data = np.load(path, allow_pickle=False)
+        archive = isinstance(data, np.lib.npyio.NpzFile)
+        if archive:
+            with data:
+                for key in data.files:
+                    if key == "state":
+                        continue
+                    group, index = key.rsplit("_", 1)
+                    groups[group].append((int(index), data[key]))
+                state = json.loads(str(data["state"]))
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        problem = "the file is empty" if size == 0 else (
+            f"the file ({size} bytes) is damaged or not a checkpoint, perhaps cut short while "
+            f"being copied or by a full disk ({type(error).__name__}: {error})"
+        )
+        raise CheckpointError(path, problem) from error
+    if not archive:
+        raise CheckpointError(path, "it holds a single array, not a checkpoint archive")
+    missing = [key for key in _STATE_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(path, f"its training state lacks {missing}")
+    return state, groups

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import platform
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,27 +69,78 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def check_output_dir(path: os.PathLike | str) -> Path:
+    """Creates the output folder if missing and checks that files can be written there.
+
+    Args:
+        path: The folder of ``results.jsonl`` and the checkpoints.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: If ``path`` (or a folder above it) is a file, if it cannot be
+            created or written to, or if its ``results.jsonl`` is not a file.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"Received an invalid value for argument `output_dir` (--output), expected a "
+            f"folder, got the file {str(path)!r}: name a new or an existing folder."
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"Received an invalid value for argument `output_dir` (--output): cannot write "
+            f"into {str(path)!r} ({error.strerror or error}); name a folder you can write to."
+        ) from None
+    results = path / RESULTS_FILE
+    if results.exists() and not (results.is_file() and os.access(results, os.W_OK)):
+        raise ValueError(
+            f"Received an invalid value for argument `output_dir` (--output): "
+            f"{str(results)!r} exists but is not a writable file."
+        )
+    return path
+
+
 def append_record(path: os.PathLike | str, record: dict[str, Any]) -> Path:
     """Appends ``record`` as one line to the JSON-lines file ``path``.
 
-    The line is written with one ``write`` under an exclusive lock, so that
-    several processes can append to the same file. NaN and infinite values are
-    written as ``null``.
+    The line is written with ``O_APPEND`` writes under an exclusive ``flock``,
+    so that several processes can append to the same file without losing or
+    interleaving lines. NaN and infinite values are written as ``null``.
 
     Returns:
         The path of the file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(_jsonable(record), sort_keys=False) + "\n"
-    with open(path, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            handle.write(line)
-            handle.flush()
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    line = (json.dumps(_jsonable(record), sort_keys=False) + "\n").encode("utf-8")
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        written = 0
+        while written < len(line):  # one write, unless the system writes part of it
+            written += os.write(descriptor, line[written:])
+    finally:
+        os.close(descriptor)  # releases the lock
     return path
+
+
+def find_record(path: os.PathLike | str, run_key: str) -> dict[str, Any] | None:
+    """The latest record of ``run_key`` in the JSON-lines file ``path``, or None.
+
+    Raises:
+        ValueError: If the file has a malformed line (see :func:`read_records`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    found = [record for record in read_records(path) if record.get("run_key") == run_key]
+    return found[-1] if found else None
 
 
 def record_files(paths: Sequence[os.PathLike | str]) -> list[Path]:

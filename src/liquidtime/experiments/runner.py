@@ -9,12 +9,18 @@
 * after each epoch (and once before training, "epoch 0") the validation metric
   is computed; the weights of the best validation epoch (higher accuracy/F1,
   lower MSE) are kept and restored for the test;
-* training stops early only on a NaN or infinite loss;
+* training stops early only on a NaN or infinite loss (with
+  ``record_untrained_nan=False`` a loss that is not finite in the first epoch
+  raises :class:`TrainingDivergedError` instead: no record of untrained weights);
 * a checkpoint (model and optimizer variables, best weights, history) is written
   after every epoch, so ``resume=True`` continues a killed run from its last
   epoch and ends with the same weights as an uninterrupted run;
 * one result record (:mod:`liquidtime.experiments.records`) is appended to
-  ``<output_dir>/results.jsonl``.
+  ``<output_dir>/results.jsonl``;
+* the output folder and the batch size are checked before the first epoch, one
+  process at a time trains a run (:func:`~liquidtime.experiments.checkpoints.run_lock`),
+  and Ctrl-C (SIGINT) stops at the next batch boundary and raises
+  ``KeyboardInterrupt`` there, the last finished epoch checkpointed.
 
 Loss: cross-entropy on logits for classification (ozone: each step's term
 weighted by the task's class weights 0.1/1.6, then averaged over all steps),
@@ -23,15 +29,18 @@ mean squared error for regression.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +316,65 @@ def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
     return np.asarray(outputs)[:count]
 
 
+class TrainingDivergedError(RuntimeError):
+    """The training loss was not finite before the first epoch finished."""
+
+
+class RunFinishedError(RuntimeError):
+    """The run's record is already in the output folder's results.
+
+    Attributes:
+        record: That record (the latest one of the run).
+    """
+
+    def __init__(self, message: str, record: dict[str, Any]):
+        super().__init__(message)
+        self.record = record
+
+
+class _InterruptAtBatchBoundary(keras.callbacks.Callback):
+    """Turns Ctrl-C (SIGINT) into a stop at the next batch boundary.
+
+    A ``KeyboardInterrupt`` raised wherever the signal lands can leave JAX or XLA
+    mid-computation: the interpreter then crashed at exit with a segmentation
+    fault, or the interrupt was lost inside Keras and training went on. While :meth:`installed`, the first SIGINT only sets
+    :attr:`requested`; ``fit`` stops after the running batch and the runner
+    raises ``KeyboardInterrupt`` at a point of its own (:meth:`check`). A second
+    SIGINT raises at once.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("\nInterrupted: stopping after the current batch (Ctrl-C again to stop now).",
+              file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_InterruptAtBatchBoundary]:
+        """Handles SIGINT as above for the duration (in the main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.requested:
+            self.model.stop_training = True
+
+    def check(self) -> None:
+        """Raises ``KeyboardInterrupt`` if SIGINT arrived."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+
 def _progress_mode(progress: str) -> str:
     _one_of("progress", progress, PROGRESS_MODES)
     if progress == "auto":
@@ -331,6 +399,9 @@ def train_run(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     save_model: bool = False,
     log: Callable[[str], None] | None = None,
+    restart: bool = False,
+    retrain: bool = True,
+    record_untrained_nan: bool = True,
 ) -> dict[str, Any]:
     """Trains one model on one task and appends its result record.
 
@@ -348,20 +419,78 @@ def train_run(
         save_model: Also save the best-validation model as
             ``checkpoints/<run_name>/best.keras``.
         log: Where progress lines go (default ``print``).
+        restart: Delete the run's checkpoint first and train from scratch
+            (for a damaged checkpoint); not with ``resume``.
+        retrain: Train even if ``<output_dir>/results.jsonl`` already holds
+            the record of this run (same ``run_key``); False raises
+            :class:`RunFinishedError` instead.
+        record_untrained_nan: Record a run whose loss was not finite already
+            in its first epoch (tested with the epoch-0 weights, marked
+            ``stopped_on_nan``); False raises :class:`TrainingDivergedError`
+            and writes neither a record nor a checkpoint.
 
     Returns:
         The result record (also appended to ``<output_dir>/results.jsonl``).
 
     Raises:
-        ValueError: For bad settings or a checkpoint of different settings.
+        ValueError: For bad settings (a batch larger than the training set, an
+            output folder that is a file or not writable) or a checkpoint of
+            different settings.
+        CheckpointError: If ``resume`` finds a damaged checkpoint.
+        RunLockedError: If another process is training this run into ``output_dir``.
+        RunFinishedError, TrainingDivergedError: See ``retrain`` and
+            ``record_untrained_nan``.
         DatasetNotFoundError, MalformedDatasetError: If the data cannot be read.
+        KeyboardInterrupt: On Ctrl-C, at a batch boundary (see
+            :class:`_InterruptAtBatchBoundary`).
     """
-    started = time.perf_counter()
     config = config.resolved()
+    _progress_mode(progress)
+    if resume and restart:
+        raise ValueError(
+            "Received an invalid combination of arguments `resume` and `restart`: `restart` "
+            "trains from scratch, `resume` continues the checkpoint; pass one of them."
+        )
+    output_dir = records.check_output_dir(output_dir)
+    run_dir = output_dir / "checkpoints" / config.run_name
+    with checkpoints.run_lock(run_dir):
+        if not retrain:
+            finished = records.find_record(output_dir / records.RESULTS_FILE, config.run_key)
+            if finished is not None:
+                raise RunFinishedError(
+                    f"Run {config.run_name} is already finished: its record (test "
+                    f"{finished.get('metric')} {_format_metric(finished.get('test_metric'))}, "
+                    f"{finished.get('epochs_run')} epochs) is in "
+                    f"{str(output_dir / records.RESULTS_FILE)!r}.",
+                    finished,
+                )
+        if restart:
+            checkpoints.remove_checkpoint(run_dir)
+        return _train_locked(
+            config, data_dir=data_dir, output_dir=output_dir, resume=resume, progress=progress,
+            task=task, callbacks=callbacks, save_model=save_model, log=log,
+            record_untrained_nan=record_untrained_nan,
+        )
+
+
+def _train_locked(
+    config: RunConfig,
+    *,
+    data_dir: os.PathLike | str | None,
+    output_dir: Path,
+    resume: bool,
+    progress: str,
+    task: Task | None,
+    callbacks: Sequence[keras.callbacks.Callback],
+    save_model: bool,
+    log: Callable[[str], None] | None,
+    record_untrained_nan: bool,
+) -> dict[str, Any]:
+    """:func:`train_run` once the output is checked and the run locked."""
+    started = time.perf_counter()
     mode = _progress_mode(progress)
     say = (lambda line: None) if mode == "none" else (log or functools.partial(print, flush=True))
     check_global_batch_size(config.batch_size)
-    output_dir = Path(output_dir)
     run_dir = output_dir / "checkpoints" / config.run_name
 
     if task is None:
@@ -373,8 +502,43 @@ def train_run(
             f"({config.protocol})."
         )
     task = subsample_train(task, config.max_train_windows)
+    if config.batch_size > len(task.x_train):
+        raise ValueError(
+            f"Received an invalid value for argument `batch_size`, expected at most the "
+            f"{len(task.x_train)} training windows of {config.task}, got {config.batch_size}: "
+            "an epoch would have no batch. Lower the batch size"
+            + (" or raise `max_train_windows`." if config.max_train_windows else ".")
+        )
     load_time = time.perf_counter() - started
 
+    interrupt = _InterruptAtBatchBoundary()
+    with interrupt.installed():
+        return _train_keras(
+            config, task, run_dir=run_dir, output_dir=output_dir, resume=resume, mode=mode,
+            say=say, started=started, load_time=load_time, data_dir=data_dir,
+            callbacks=[interrupt, *callbacks], save_model=save_model,
+            record_untrained_nan=record_untrained_nan, interrupt=interrupt,
+        )
+
+
+def _train_keras(
+    config: RunConfig,
+    task: Task,
+    *,
+    run_dir: Path,
+    output_dir: Path,
+    resume: bool,
+    mode: str,
+    say: Callable[[str], None],
+    started: float,
+    load_time: float,
+    data_dir: os.PathLike | str | None,
+    callbacks: Sequence[keras.callbacks.Callback],
+    save_model: bool,
+    record_untrained_nan: bool,
+    interrupt: _InterruptAtBatchBoundary,
+) -> dict[str, Any]:
+    """The epochs of a Keras model, the test and the record (see :func:`train_run`)."""
     keras.utils.set_random_seed(config.seed)
     model = build_run_model(config, task)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=make_loss(task))
@@ -433,6 +597,7 @@ def train_run(
     nan_stop = keras.callbacks.TerminateOnNaN()
     epoch = state["epochs_done"]
     while epoch < config.epochs and not state["stopped_on_nan"]:
+        interrupt.check()
         epoch += 1
         order = epoch_order(config.seed, epoch, len(task.x_train), config.batch_size)
         history = model.fit(
@@ -445,8 +610,18 @@ def train_run(
             verbose=1 if mode == "bar" else 0,
             callbacks=[nan_stop, *callbacks],
         )
+        interrupt.check()  # an interrupted epoch is not checkpointed: resume repeats it
         loss = float(history.history["loss"][-1])
         if model.stop_training or not math.isfinite(loss):
+            if not record_untrained_nan and not any(
+                entry["loss"] is not None for entry in state["history"]
+            ):
+                raise TrainingDivergedError(
+                    f"{config.run_name}: the training loss became NaN or infinite in epoch "
+                    f"{epoch}, before any epoch finished; no record was written. Check the "
+                    f"data for non-finite values, or lower the learning rate (now "
+                    f"{config.learning_rate:g})."
+                )
             state["stopped_on_nan"] = True
             state["history"].append(
                 {"epoch": epoch, "loss": None, "valid": None, "elapsed_s": round(elapsed(), 3)}
@@ -457,6 +632,7 @@ def train_run(
         state["epochs_done"] = epoch
         state["elapsed_s"] = elapsed()
         checkpoints.save_checkpoint(run_dir, model, best_values, state)
+    interrupt.check()
 
     if best_values is not None:
         checkpoints.set_model_values(model, best_values)

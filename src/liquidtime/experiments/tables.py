@@ -6,7 +6,9 @@ with the mean and standard deviation of the test metric over its seeds, next to
 the paper's mean ± std over 5 runs. Units follow the paper
 (:data:`liquidtime.data.PAPER_UNITS`): accuracies in percent, MSE and F1 as
 they are. The standard deviation is the population one (``numpy.std``,
-``ddof=0``); with one seed none is shown.
+``ddof=0``); with one seed none is shown. A row with runs stopped by a NaN loss
+(tested with their best weights before it) says so in its result cell
+("⚠ 1 NaN stop") and in its settings.
 """
 
 from __future__ import annotations
@@ -166,7 +168,10 @@ def _ours(row: ResultRow) -> str:
     if not count:
         return "n/a (diverged)"
     text = format_mean_std(row.mean, row.std if count > 1 else None, row.unit)
-    return f"{text} ({count} seed{'s' if count > 1 else ''})"
+    text = f"{text} ({count} seed{'s' if count > 1 else ''})"
+    if row.nan_stops:  # best-validation weights of a run whose loss diverged: not a normal result
+        text += f" ⚠ {row.nan_stops} NaN stop{'s' if row.nan_stops > 1 else ''}"
+    return text
 
 
 def _notes(row: ResultRow) -> str:
