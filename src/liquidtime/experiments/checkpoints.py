@@ -223,10 +223,17 @@ def _read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, list[tuple[i
                     groups[group].append((int(index), data[key]))
                 state = json.loads(str(data["state"]))
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        problem = "the file is empty" if size == 0 else (
-            f"the file ({size} bytes) is damaged or not a checkpoint, perhaps cut short while "
-            f"being copied or by a full disk ({type(error).__name__}: {error})"
-        )
+        with open(path, "rb") as handle:
+            archive_start = handle.read(4) == b"PK\x03\x04"
+        if size == 0:
+            problem = "the file is empty"
+        elif not archive_start:
+            problem = f"the file ({size} bytes) is not a .npz archive"
+        else:
+            problem = (
+                f"the archive ({size} bytes) is damaged, perhaps cut short while being copied "
+                f"or by a full disk ({type(error).__name__}: {error})"
+            )
         raise CheckpointError(path, problem) from error
     if not archive:
         raise CheckpointError(path, "it holds a single array, not a checkpoint archive")

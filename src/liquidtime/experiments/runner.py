@@ -362,8 +362,8 @@ class _InterruptAtBatchBoundary(keras.callbacks.Callback):
         previous = signal.signal(signal.SIGINT, self._handle)
         try:
             yield self
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        finally:  # None: a handler installed outside Python, which cannot be put back
+            signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.requested:
