@@ -27,6 +27,11 @@ per-step outputs to have the structure of the carry (so it stores the whole
 carry at every step), and its PyTorch version stacks zero placeholders when the
 step returns no output. This module keeps the ``jax.lax.scan`` contract
 everywhere: ``step(carry, x) -> (carry, y)``, with ``y`` a pytree or None.
+
+``check_on_host``: a value check that survives tracing. Eagerly it calls a Python
+check at once; inside a compiled function it becomes ``jax.debug.callback`` under
+``lax.cond`` (JAX: the callback, and its device-to-host copy, only when the
+condition fails) or ``tf.debugging.Assert`` (TensorFlow); PyTorch runs eagerly.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 
 
 def tanh(x: Any) -> Any:
@@ -240,3 +246,54 @@ def _tensorflow_scan(step, init, xs, unroll):
         return carry, None
     stacked = [array.stack() for array in outputs]
     return carry, tf.nest.pack_sequence_as(y_spec, stacked)
+
+
+def check_on_host(
+    ok: Any, summary: Any, check: Callable[[np.ndarray], None], message: str, value: Any = None
+) -> Any:
+    """Raises ``check``'s error when ``ok`` is False, now or when a compiled function runs.
+
+    Args:
+        ok: A boolean scalar tensor, True when the values are valid.
+        summary: A small 1-D tensor describing the values (for the message); reduce
+            to it on the device first, so only a few numbers reach the host.
+        check: Called with ``summary`` as NumPy when ``ok`` is False; raises the error.
+        message: The error message's fixed part, for TensorFlow graphs, whose
+            ``tf.debugging.Assert`` cannot run Python (it prints ``summary`` after it).
+        value: Optional tensor to return guarded by the check: on TensorFlow graphs
+            computations that read the returned tensor run after the assertion.
+
+    Returns:
+        ``value`` (on TensorFlow graphs an identity of it that depends on the check).
+
+    On JAX, inside ``jax.jit`` the error is a ``JaxRuntimeError`` whose message
+    contains ``check``'s; on TensorFlow graphs an ``InvalidArgumentError`` with
+    ``message``. XLA drops ``tf.debugging.Assert``: under TensorFlow with
+    ``jit_compile=True`` the check is not made. Nothing happens on symbolic tensors
+    without values (Keras's shape inference).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        if isinstance(ok, jax.core.Tracer):
+            report = lambda values: jax.debug.callback(check, values)  # noqa: E731
+            jax.lax.cond(ok, lambda values: None, report, summary)
+            return value
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            assertion = tf.debugging.Assert(ok, [message, summary], summarize=16)
+            if value is None:
+                return None
+            with tf.control_dependencies([assertion]):
+                return tf.identity(value)
+    elif backend == "torch":
+        import torch
+
+        if isinstance(ok, torch.Tensor) and ok.device.type == "meta":
+            return value
+    if not bool(keras.ops.convert_to_numpy(ok)):
+        check(np.asarray(keras.ops.convert_to_numpy(summary)))
+    return value

@@ -173,12 +173,21 @@ class BaseCell(keras.layers.Layer):
     def split_elapsed_time(self, inputs: Any) -> tuple[Any, Any]:
         """Splits off the elapsed-time feature if the cell was built with one.
 
+        The elapsed time's values are checked (>= 0 and finite, also inside
+        compiled functions; see :mod:`liquidtime.config`). Inside
+        ``keras.layers.RNN``, which runs the cell on masked steps too, pad the
+        time feature with valid values (0).
+
         Returns:
             ``(data_inputs, elapsed_time)``; the elapsed time is 1.0 otherwise.
         """
         if not self.elapsed_time_as_feature:
             return inputs, 1.0
-        return inputs[..., :-1], inputs[..., -1:]
+        # Imported here: liquidtime.layers imports the cells.
+        from liquidtime.layers.elapsed_time import check_elapsed_time_values
+
+        elapsed_time = check_elapsed_time_values(inputs[..., -1:], "inputs[..., -1]")
+        return inputs[..., :-1], elapsed_time
 
     def call(self, inputs: Any, states: Any, training: bool | None = None) -> tuple[Any, list[Any]]:
         inputs, elapsed_time = self.split_elapsed_time(inputs)

@@ -79,7 +79,15 @@ def network_scan(
     Returns:
         The states after every step, ``(time, batch, n)``, or the last state
         ``(batch, n)``.
+
+    Raises:
+        ValueError: For a sequence without time steps (there is no last state).
     """
+    if inputs.shape[0] == 0:
+        raise ValueError(
+            "Received an invalid value for argument `inputs`: expected at least one time "
+            f"step, got time-major shape {tuple(inputs.shape)}."
+        )
     layers = tuple((kernel, bias) for kernel, bias in layers)
     masks = tuple(dropout_masks) if dropout_masks is not None else ()
     constant_time = float(elapsed_time) if isinstance(elapsed_time, (int, float)) else None

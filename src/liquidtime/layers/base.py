@@ -10,6 +10,7 @@ from keras import ops
 
 from liquidtime._backend_ops import checkpoint, scan
 from liquidtime.cells.base import BaseCell
+from liquidtime.layers.checks import check_not_empty, check_stateful_batch
 from liquidtime.layers.elapsed_time import prepare_elapsed_time
 
 
@@ -48,7 +49,9 @@ class ContinuousTimeRNN(keras.layers.RNN):
         mask: Optional boolean ``(batch, time)``; masked steps keep the state.
         training: Training mode (backbone dropout).
         elapsed_time: Elapsed time of each step: None (1.0), a scalar, or a tensor
-            ``(batch, time)`` / ``(batch, time, 1)``. Must be >= 0 and finite. Not
+            ``(batch, time)`` / ``(batch, time, 1)``. Must be >= 0 and finite
+            (checked also inside compiled functions; see
+            :mod:`liquidtime.config`); masked steps may hold any value. Not
             allowed when the cell reads the elapsed time from its last feature.
 
     Returns:
@@ -130,12 +133,20 @@ class ContinuousTimeRNN(keras.layers.RNN):
             elapsed_time = sequences[..., -1]
             sequences = sequences[..., :-1]
         self.cell.check_input_features(sequences)
-        elapsed_time = prepare_elapsed_time(elapsed_time, sequences, self.compute_dtype)
+        sequences = check_not_empty(sequences, f"{type(self).__name__} '{self.name}'")
+        if self.stateful:
+            sequences = check_stateful_batch(
+                sequences, self.states[0].shape[0], f"{type(self).__name__} '{self.name}'"
+            )
+        if mask is not None:
+            mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
+            # Masked steps are computed and then discarded: give them zeros, so that
+            # padding (even NaN) reaches neither the outputs nor the gradients.
+            sequences = ops.where(mask, sequences, ops.zeros_like(sequences))
+        elapsed_time = prepare_elapsed_time(elapsed_time, sequences, self.compute_dtype, mask)
         batch_size = ops.shape(sequences)[0]
         initial_state = self._initial_state(initial_state, batch_size)
 
-        if mask is not None:
-            mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=1)
             if not isinstance(elapsed_time, float):
