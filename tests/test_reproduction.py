@@ -255,3 +255,20 @@ def test_reproduce_lists_and_runs_a_reduced_plan(tmp_path, capsys):
     assert main([*arguments, "--list"]) == 0
     assert "2 already finished" in capsys.readouterr().out
 
+
+
+@pytest.mark.parametrize("name", ["gesture", "har", "person", "cheetah"])
+def test_reproduce_runs_the_tasks_we_hold_no_data_for_on_fixtures(name, tmp_path, capsys):
+    """The command that would run gesture, HAR, person and half-cheetah, on fixture files."""
+    from test_data import WRITERS
+
+    WRITERS[name](tmp_path / "data")
+    output = tmp_path / "results"
+    arguments = ["reproduce", "--task", name, "--data-dir", str(tmp_path / "data"), "--output",
+                 str(output), "--seeds", "1", "--epochs", "1", "--batch-size", "4", "--models", "ltc,lstm",
+                 "--progress", "none"]
+    assert main(arguments) == 0
+    assert f"| {name} (" in capsys.readouterr().out
+    runs = records.read_records(output / name)
+    assert sorted((run["model"], run["preset"]) for run in runs) == [
+        ("lstm", "paper"), ("ltc", "default"), ("ltc", "paper")]

@@ -23,6 +23,7 @@ from liquidtime.experiments.plots import plot_learning_curves
 from liquidtime.experiments.records import RESULTS_FILE, check_output_dir
 from liquidtime.experiments.runner import solver_models
 from liquidtime.experiments.tables import markdown_table
+from liquidtime.experiments.ncps_runner import NCPS_MODELS
 from liquidtime.models import MODEL_NAMES, UNAVAILABLE_MODELS
 from liquidtime.training.distributed import add_distribution_arguments, configure_distribution
 
@@ -64,9 +65,10 @@ def model_list(text: str) -> list[str]:
             raise argparse.ArgumentTypeError(
                 f"model {name!r} is not available yet: {UNAVAILABLE_MODELS[name]}"
             )
-        if name not in MODEL_NAMES:
+        if name not in MODEL_NAMES + NCPS_MODELS:
             raise argparse.ArgumentTypeError(
-                f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)} (or 'all')"
+                f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES + NCPS_MODELS)} "
+                "(or 'all')"
             )
     if len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"model names repeat in {text!r}")
@@ -86,7 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     runs = parser.add_argument_group("runs")
     runs.add_argument("--models", type=model_list, default="ltc,cfc,lstm",
                       metavar="M1,M2,...",
-                      help=f"comma-separated models, or 'all'; available: {', '.join(MODEL_NAMES)}")
+                      help=f"comma-separated models, or 'all' (liquidtime's); available: "
+                           f"{', '.join(MODEL_NAMES)}; for comparison, ncps's PyTorch models "
+                           f"{', '.join(NCPS_MODELS)} (need ncps and torch)")
     runs.add_argument("--seeds", type=positive_int, default=1, metavar="N",
                       help="number of seeds per model: --seed, --seed + 1, ...")
     runs.add_argument("--seed", type=non_negative_int, default=0, help="the first seed")

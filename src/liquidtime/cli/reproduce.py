@@ -64,6 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="seeds per model instead of the plan's 5 or 3 (quick checks)")
     plan.add_argument("--epochs", type=positive_int, default=None, metavar="N",
                       help="epochs instead of the paper's 200 (quick checks)")
+    plan.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                      help="batch size instead of the paper's (quick checks on small data)")
     plan.add_argument("--ablations", action="store_true",
                       help="also the LTC's preset ablations (one setting switched at a time)")
     plan.add_argument("--list", action="store_true",
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             args.task,
             seeds=args.seeds,
             epochs=args.epochs,
+            batch_size=args.batch_size,
             models=args.models,
             max_train_windows=args.max_train_windows,
             protocol=args.protocol,

@@ -8,7 +8,8 @@ from pathlib import Path
 from liquidtime.cli.train import EXPECTED_ERRORS, HelpFormatter, fail
 from liquidtime.data.registry import task_names
 from liquidtime.experiments.records import read_records
-from liquidtime.experiments.tables import markdown_table
+from liquidtime.experiments.tables import markdown_report, markdown_table
+from liquidtime.experiments.ncps_runner import NCPS_MODELS
 from liquidtime.models import MODEL_NAMES
 
 _DESCRIPTION = """\
@@ -55,10 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="results files (*.jsonl) or directories searched recursively")
     parser.add_argument("--tasks", type=_names(task_names(), "task"), default=None,
                         metavar="T1,T2,...", help="only these tasks (default: all)")
-    parser.add_argument("--models", type=_names(MODEL_NAMES, "model"), default=None,
+    parser.add_argument("--models", type=_names(MODEL_NAMES + NCPS_MODELS, "model"), default=None,
                         metavar="M1,M2,...", help="only these models (default: all)")
     parser.add_argument("--output", type=Path, default=None, metavar="FILE",
                         help="also write the table to this file")
+    parser.add_argument("--report", action="store_true",
+                        help="a whole document: title, the table, the machines and versions "
+                             "(how docs/results.md is made)")
     parser.set_defaults(func=run)
     return parser
 
@@ -73,7 +77,14 @@ def run(args: argparse.Namespace) -> int:
         records = [record for record in records if record["task"] in args.tasks]
     if args.models is not None:
         records = [record for record in records if record["model"] in args.models]
-    table = markdown_table(records)
+    if args.report:
+        command = "liquidtime table --results " + " ".join(str(path) for path in args.results)
+        command += "".join(f" --{name} {','.join(value)}" for name, value in
+                           (("tasks", args.tasks), ("models", args.models)) if value)
+        command += " --report" + (f" --output {args.output}" if args.output else "")
+        table = markdown_report(records, command)
+    else:
+        table = markdown_table(records)
     print(table, end="")
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,10 @@ from liquidtime.experiments.runner import (
     PROGRESS_MODES,
     RunConfig,
     RunFinishedError,
+    parse_layer_option,
     train_run,
 )
+from liquidtime.experiments.ncps_runner import NCPS_MODELS
 from liquidtime.models import MODEL_NAMES, PRESETS
 from liquidtime.solvers import SOLVERS
 from liquidtime.training.distributed import add_distribution_arguments, configure_distribution
@@ -165,6 +167,10 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--preset", choices=PRESETS, default="paper",
                        help="'paper': the original code's model settings; 'default': each "
                             "layer's own defaults (liquidtime.models)")
+    group.add_argument("--layer-option", action="append", default=[], metavar="NAME=VALUE",
+                       dest="layer_options",
+                       help="a layer argument replacing the preset's, VALUE as JSON or a string "
+                            "(repeatable; for ablations), e.g. --layer-option positivity=softplus")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -192,8 +198,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_data_arguments(parser)
     model = parser.add_argument_group("model")
-    model.add_argument("--model", required=True, choices=MODEL_NAMES,
-                       help="the model (liquidtime.models.MODEL_NAMES)")
+    model.add_argument("--model", required=True, choices=MODEL_NAMES + NCPS_MODELS,
+                       help="the model (liquidtime.models.MODEL_NAMES), or for comparison ncps's "
+                       "PyTorch LTC or CfC (ncps-ltc, ncps-cfc; need ncps and torch)")
     model.add_argument("--seed", type=non_negative_int, default=0,
                        help="seed of the initial weights, the wiring and the epoch order")
     add_training_arguments(parser)
@@ -233,6 +240,7 @@ def config_from_args(
         solver=args.solver if solver_options else None,
         unfolds=args.unfolds if solver_options else None,
         max_train_windows=args.max_train_windows,
+        layer_options=tuple(sorted(parse_layer_option(text) for text in args.layer_options)),
     )
 
 

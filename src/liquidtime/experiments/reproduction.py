@@ -108,6 +108,7 @@ def _configs(
     *,
     seeds: int | None,
     epochs: int | None,
+    batch_size: int | None,
     models: list[str] | None,
     max_train_windows: int | None,
     protocol: str,
@@ -122,6 +123,7 @@ def _configs(
             protocol=protocol,
             preset=entry.preset,
             epochs=epochs,
+            batch_size=batch_size,
             max_train_windows=max_train_windows,
             layer_options=entry.layer_options,
         )
@@ -136,6 +138,7 @@ def reproduction_configs(
     *,
     seeds: int | None = None,
     epochs: int | None = None,
+    batch_size: int | None = None,
     models: list[str] | None = None,
     max_train_windows: int | None = None,
     protocol: str = "corrected",
@@ -147,6 +150,7 @@ def reproduction_configs(
         task: A task name.
         seeds: Seeds per model instead of the plan's (quick checks).
         epochs: Epochs instead of the paper's 200 (quick checks).
+        batch_size: Batch size instead of the paper's (quick checks on small data).
         models: Only these models of the plan.
         max_train_windows: Train on a fixed subset of this many windows (quick checks).
         protocol: ``"corrected"`` or ``"original"``.
@@ -157,6 +161,6 @@ def reproduction_configs(
     """
     plan = reproduction_plan(task) + (ablation_plan() if ablations else [])
     return _configs(
-        task, plan, seeds=seeds, epochs=epochs, models=models,
+        task, plan, seeds=seeds, epochs=epochs, batch_size=batch_size, models=models,
         max_train_windows=max_train_windows, protocol=protocol,
     )

@@ -54,6 +54,7 @@ from liquidtime.data._task import PROTOCOLS, REGRESSION, SEQUENCE_CLASSIFICATION
 from liquidtime.data.registry import get_task_defaults, task_names
 from liquidtime.experiments import checkpoints, records
 from liquidtime.experiments.metrics import compute_metric, is_better
+from liquidtime.experiments.ncps_runner import NCPS_MODELS, train_ncps_run
 from liquidtime.models import (
     MODEL_NAMES,
     PRESETS,
@@ -76,6 +77,8 @@ PAPER_COUNTERPART: dict[str, str] = {
     "node": "node",
     "ctgru": "ctgru",
     "lstm": "lstm",
+    "ncps-ltc": "ltc",
+    "ncps-cfc": "lstm",
 }
 """Whose learning rate of the paper each model gets by default: the LTC's (0.01, or
 0.005 for occupancy and smnist) for the LTC variants, the baselines' 0.001 for the
@@ -145,6 +148,10 @@ class RunConfig:
         unfolds: Solver steps per input step; None keeps the preset's.
         max_train_windows: Train on a fixed random subset of this many training
             windows (the same subset for every model and seed); None uses all.
+        layer_options: Arguments of the recurrent layer that replace the preset's
+            (ablations), as sorted ``(name, JSON value)`` pairs; see
+            :func:`parse_layer_option`. Left out of the settings digest when empty,
+            so runs without options keep their checkpoint names.
     """
 
     task: str
@@ -159,6 +166,7 @@ class RunConfig:
     solver: str | None = None
     unfolds: int | None = None
     max_train_windows: int | None = None
+    layer_options: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         _one_of("task", self.task, task_names())
@@ -166,7 +174,7 @@ class RunConfig:
             raise ValueError(
                 f"Model {self.model!r} is not available yet: {UNAVAILABLE_MODELS[self.model]}."
             )
-        _one_of("model", self.model, MODEL_NAMES)
+        _one_of("model", self.model, MODEL_NAMES + NCPS_MODELS)
         non_negative_int("seed", self.seed)
         _one_of("protocol", self.protocol, PROTOCOLS)
         _one_of("preset", self.preset, PRESETS)
@@ -185,6 +193,8 @@ class RunConfig:
                 f"Received an invalid value for argument `{option}`: model {self.model!r} "
                 f"has no ODE solver; `solver` and `unfolds` apply to {list(solver_models())}."
             )
+        if self.layer_options:
+            _check_layer_options(self.model, self.layer_options)
 
     def resolved(self) -> RunConfig:
         """This configuration with the task's paper defaults filled in."""
@@ -200,8 +210,17 @@ class RunConfig:
 
     def settings(self) -> dict[str, Any]:
         """Every setting except ``seed`` and ``epochs``: what a resumed run must share."""
-        values = dataclasses.asdict(self.resolved())
+        values = self._digest_values()
         del values["seed"], values["epochs"]
+        return values
+
+    def _digest_values(self) -> dict[str, Any]:
+        """Every resolved setting; ``layer_options`` only when set (older runs had none)."""
+        values = dataclasses.asdict(self.resolved())
+        if values["layer_options"]:
+            values["layer_options"] = [list(pair) for pair in values["layer_options"]]
+        else:
+            del values["layer_options"]
         return values
 
     @property
@@ -213,8 +232,50 @@ class RunConfig:
     @property
     def run_key(self) -> str:
         """A digest of every setting including seed and epochs: equal for repeated runs."""
-        values = dataclasses.asdict(self.resolved())
+        values = self._digest_values()
         return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def parse_layer_option(text: str) -> tuple[str, str]:
+    """``"NAME=VALUE"`` as ``(NAME, JSON value)``; a VALUE that is not JSON is a string.
+
+    Example: ``positivity=softplus`` -> ``("positivity", '"softplus"')``,
+    ``initialization_ranges=null`` -> ``("initialization_ranges", "null")``.
+    """
+    name, separator, value = text.partition("=")
+    if not separator or not name.strip().isidentifier():
+        raise ValueError(
+            f"Received an invalid value for argument `layer_options`, expected NAME=VALUE "
+            f"with a layer argument's name, got {text!r}."
+        )
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return name.strip(), json.dumps(parsed, sort_keys=True)
+
+
+def _check_layer_options(model: str, options: tuple[tuple[str, str], ...]) -> None:
+    """Refuses options that the model's layer does not take, before any training."""
+    if model in NCPS_MODELS:
+        raise ValueError(
+            f"Received an invalid value for argument `layer_options`: model {model!r} is "
+            "ncps's own layer, which liquidtime does not configure."
+        )
+    names = [name for name, _ in options]
+    if names != sorted(set(names)):
+        raise ValueError(
+            f"Received an invalid value for argument `layer_options`, expected sorted "
+            f"(name, JSON value) pairs with distinct names, got {options!r}."
+        )
+    extra = {"output_size": 1} if model in WIRED_MODELS else {}
+    try:
+        make_rnn_layer(model, 4, **extra, **{name: json.loads(value) for name, value in options})
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Received an invalid value for argument `layer_options`: the {model!r} layer "
+            f"does not accept {dict(options)}: {error}"
+        ) from error
 
 
 def epoch_order(seed: int, epoch: int, num_windows: int, batch_size: int) -> np.ndarray:
@@ -276,6 +337,7 @@ def build_run_model(config: RunConfig, task: Task) -> keras.Model:
     clip = task.defaults.node_state_clip
     if config.model == "node" and config.preset == "paper" and clip is not None:
         overrides["clip_state"] = clip
+    overrides.update({name: json.loads(value) for name, value in config.layer_options})
     return build_model(
         config.model,
         task.input_dim,
@@ -510,6 +572,11 @@ def _train_locked(
             + (" or raise `max_train_windows`." if config.max_train_windows else ".")
         )
     load_time = time.perf_counter() - started
+    if config.model in NCPS_MODELS:
+        return train_ncps_run(
+            config, task, output_dir=output_dir, resume=resume, say=say, started=started,
+            load_time=load_time, data_dir=data_dir, make_record=_record,
+        )
 
     interrupt = _InterruptAtBatchBoundary()
     with interrupt.installed():
@@ -641,7 +708,8 @@ def _train_keras(
         model.save(run_dir / "best.keras")
     wall = elapsed()
     record = _record(
-        config, task, state, model, solver, unfolds, test_metric, wall, load_time, data_dir
+        config, task, state, int(model.count_params()), solver, unfolds, test_metric, wall,
+        load_time, data_dir,
     )
     records.append_record(output_dir / records.RESULTS_FILE, record)
     say(
@@ -679,7 +747,7 @@ def _record(
     config: RunConfig,
     task: Task,
     state: dict[str, Any],
-    model: keras.Model,
+    parameters: int,
     solver: str | None,
     unfolds: int | None,
     test_metric: float,
@@ -687,6 +755,7 @@ def _record(
     load_time: float,
     data_dir: os.PathLike | str | None,
 ) -> dict[str, Any]:
+    """The result record of a finished run (see :mod:`liquidtime.experiments.records`)."""
     trained = [entry for entry in state["history"] if entry["loss"] is not None]
     return {
         "record_version": records.RECORD_VERSION,
@@ -706,6 +775,8 @@ def _record(
         "solver": solver,
         "unfolds": unfolds,
         "max_train_windows": config.max_train_windows,
+        **({"layer_options": {name: json.loads(value) for name, value in config.layer_options}}
+           if config.layer_options else {}),
         "train_windows": len(task.x_train),
         "valid_windows": len(task.x_valid),
         "test_windows": len(task.x_test),
@@ -722,7 +793,7 @@ def _record(
         "history": state["history"],
         "wall_time_s": round(wall, 3),
         "load_time_s": round(load_time, 3),
-        "parameters": int(model.count_params()),
+        "parameters": parameters,
         "data_dir": None if data_dir is None else str(data_dir),
         "distribution": describe_distribution(),
         "timestamp": records.timestamp(),

@@ -14,6 +14,7 @@ they are. The standard deviation is the population one (``numpy.std``,
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -35,8 +36,11 @@ MODEL_ORDER: tuple[str, ...] = (
     "cfc",
     "cfc-ncp",
     "liquid-neuron",
+    "ncps-ltc",
+    "ncps-cfc",
 )
-"""Row order of the models: the paper's columns first (LSTM, CT-RNN, Neural ODE, CT-GRU, LTC)."""
+"""Row order of the models: the paper's columns first (LSTM, CT-RNN, Neural ODE, CT-GRU, LTC),
+then liquidtime's other models, then ncps's for comparison."""
 
 _GROUP_FIELDS = (
     "task",
@@ -50,6 +54,7 @@ _GROUP_FIELDS = (
     "solver",
     "unfolds",
     "max_train_windows",
+    "layer_options",
 )
 
 
@@ -138,6 +143,8 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[ResultRow]:
 
 
 def _hashable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -194,6 +201,9 @@ def _notes(row: ResultRow) -> str:
     notes.append(f"lr {settings['learning_rate']:g}")
     if settings["solver"] is not None:
         notes.append(f"{settings['solver']} x{settings['unfolds']}")
+    if settings.get("layer_options"):
+        options = json.loads(settings["layer_options"])
+        notes.append(", ".join(f"{name}={json.dumps(value)}" for name, value in sorted(options.items())))
     if settings["max_train_windows"] is not None:
         notes.append(f"≤{settings['max_train_windows']} train windows")
     if row.nan_stops:
@@ -242,3 +252,58 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def environment_summary(records: Iterable[dict[str, Any]]) -> str:
+    """Markdown list of the machines and software the records ran on, with run counts.
+
+    One line per distinct (platform, CPU count, backend, Python, package versions).
+    """
+    counts: dict[tuple, int] = {}
+    for record in latest_per_run(records):
+        versions = record.get("versions") or {}
+        key = (
+            record.get("platform"),
+            record.get("cpu_count"),
+            record.get("backend"),
+            record.get("python"),
+            tuple(sorted(versions.items())),
+        )
+        counts[key] = counts.get(key, 0) + 1
+    lines = []
+    for (machine, cpus, backend, python, versions), count in sorted(
+        counts.items(), key=lambda item: -item[1]
+    ):
+        packages = ", ".join(f"{name} {version}" for name, version in versions)
+        lines.append(
+            f"- {count} run{'s' if count > 1 else ''}: {machine}, {cpus} CPUs, {backend} backend, "
+            f"Python {python}; {packages}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def markdown_report(records: Iterable[dict[str, Any]], command: str) -> str:
+    """A whole results document: the table, how it was made, and the machines it ran on.
+
+    Args:
+        records: The result records.
+        command: The command line that generated the document (printed in it).
+
+    Returns:
+        Markdown text with a title, the table (:func:`markdown_table`) and the
+        environment (:func:`environment_summary`).
+    """
+    records = list(records)
+    return (
+        "# Results: the LTC paper's tables at its protocol\n\n"
+        f"Generated from the result records by `{command}`; do not edit by hand. "
+        "Each row is one model under one set of settings: the test metric of the "
+        "best-validation epoch, mean ± std over its seeds, beside the paper's mean ± std over "
+        "5 runs; `time/run` is the mean wall time of one run (loading, compiling, training, "
+        "evaluation) on the machine below. Rows marked `preset default` use the layer's own "
+        "defaults instead of the original code's settings; rows with layer options are "
+        "ablations (docs/reproduction.md discusses them).\n\n"
+        + markdown_table(records)
+        + "\n## Machines and versions\n\n"
+        + environment_summary(records)
+    )
