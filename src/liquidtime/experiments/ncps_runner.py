@@ -48,6 +48,10 @@ CHECKPOINT_FILE = "checkpoint.pt"
 EVAL_BATCH_SIZE = 256
 ADAM_EPSILON = 1e-7
 """Keras's Adam default, which liquidtime's runs use."""
+TORCH_THREADS = 1
+"""ncps's step-by-step loop runs on one thread: at the paper's batch of 16 each op is tiny,
+and with two threads a training step took 7-40x longer on a busy 2-core machine (threads
+waiting for each other), 174 ms against 1.2-7.4 s for the LTC on ozone's shapes."""
 
 
 def import_ncps() -> tuple[Any, Any]:
@@ -187,6 +191,7 @@ def train_ncps_run(
     from liquidtime.experiments.runner import epoch_order, sample_weights
 
     torch, ncps = import_ncps()
+    torch.set_num_threads(TORCH_THREADS)
     run_dir = output_dir / "checkpoints" / config.run_name
     checkpoint_path = run_dir / CHECKPOINT_FILE
     model = build_ncps_model(config.model, task, config.units, config.seed)
