@@ -7,7 +7,6 @@ Runs are tiny (4 units, a few occupancy windows from the copy shipped with liqui
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -159,8 +158,12 @@ def test_checkpoint_temporary_files_belong_to_their_process(trained, tmp_path, m
     """Two writers of one folder must not rename each other's temporary file."""
     names = []
     real_replace = os.replace
-    monkeypatch.setattr(checkpoints.os, "replace",
-                        lambda source, target: names.append(Path(source).name) or real_replace(source, target))
+
+    def replace(source, target):
+        names.append(Path(source).name)
+        real_replace(source, target)
+
+    monkeypatch.setattr(checkpoints.os, "replace", replace)
     assert _train(tmp_path, "--epochs", "1") == 0
     assert names == [f"{checkpoints.CHECKPOINT_FILE}.{os.getpid()}.tmp.npz"]
     assert not list(_run_dir(tmp_path).glob("*.tmp.npz"))
@@ -217,9 +220,9 @@ def test_a_later_nan_stop_is_marked_in_the_result_cell():
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_with_exit_code_130_and_a_resumable_checkpoint(tmp_path):
     output = tmp_path / "runs"
-    command = [sys.executable, "-c", "import sys; from liquidtime.cli import main; sys.exit(main())",
-               "train", "--task", "occupancy", "--model", "lstm", "--output", str(output),
-               *TINY, "--epochs", "100000"]
+    entry = "import sys; from liquidtime.cli import main; sys.exit(main())"
+    command = [sys.executable, "-c", entry, "train", "--task", "occupancy", "--model", "lstm",
+               "--output", str(output), *TINY, "--epochs", "100000"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     try:
@@ -243,4 +246,3 @@ def test_ctrl_c_stops_cleanly_with_exit_code_130_and_a_resumable_checkpoint(tmp_
     assert not (output / records.RESULTS_FILE).exists()
     with open(_run_dir(output) / checkpoints.LOCK_FILE) as handle:
         assert handle.read() == ""  # released
-    assert json.dumps(state["settings"])

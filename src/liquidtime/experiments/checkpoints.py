@@ -13,8 +13,8 @@ The file is written to a temporary name of the writing process and renamed, so
 a run killed while writing keeps its previous checkpoint. A damaged checkpoint
 (cut short, empty, not a checkpoint) raises :class:`CheckpointError`, which
 names the file and says how to start the run afresh. :func:`run_lock` keeps two
-processes from training the same run in the same folder at once. The training data order is a function of
-``(seed, epoch)`` only (:func:`liquidtime.experiments.runner.epoch_order`), so
+processes from training the same run in the same folder at once. The training
+data order is a function of ``(seed, epoch)`` only (:func:`liquidtime.experiments.runner.epoch_order`), so
 restoring these variables and continuing at the next epoch gives the same
 weights as an uninterrupted run.
 """
