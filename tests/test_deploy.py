@@ -123,7 +123,8 @@ def test_tf_saved_model_step_and_sequence(tmp_path):
 
     model = MODELS["ltc_ncp+cfc_mixed_memory"]()
     export(model, tmp_path / "step", format="tf_saved_model")
-    serve = tf.saved_model.load(str(tmp_path / "step")).serve
+    loaded = tf.saved_model.load(str(tmp_path / "step"))  # keep it: serve reads its variables
+    serve = loaded.serve
 
     def run_step(feeds, count):
         result = serve(feeds)
@@ -131,9 +132,9 @@ def test_tf_saved_model_step_and_sequence(tmp_path):
 
     assert_step_artefact_matches(run_step, model)
     export(model, tmp_path / "sequence", format="tf_saved_model", function="sequence", batch_size=None)
-    sequence = tf.saved_model.load(str(tmp_path / "sequence")).serve
+    loaded_sequence = tf.saved_model.load(str(tmp_path / "sequence"))
     assert_sequence_artefact_matches(
-        lambda x, dt: sequence({"input_0": x, "input_1": dt})["output_0"].numpy(), model
+        lambda x, dt: loaded_sequence.serve({"input_0": x, "input_1": dt})["output_0"].numpy(), model
     )
 
 
@@ -149,7 +150,7 @@ def test_litert_step_in_the_tflite_interpreter(tmp_path):
 
     def run_step(feeds, count):
         result = runner(**feeds)
-        return result["output_0"], [result[f"new_state_{i}"] for i in range(count)]
+        return np.copy(result["output_0"]), [np.copy(result[f"new_state_{i}"]) for i in range(count)]
 
     assert_step_artefact_matches(run_step, model)
 

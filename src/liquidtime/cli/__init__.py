@@ -12,7 +12,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-_COMMAND_MODULES = ("train", "compare", "table", "expressivity")
+_COMMAND_MODULES = ("train", "compare", "table", "expressivity", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -256,8 +256,12 @@ def export(
         {name: keras.InputSpec(shape=shape, dtype=dtype) for name, (shape, dtype) in signature.items()}
     ]
     if format == "litert" and backend == "tensorflow":
-        _export_litert_named(deployable, signature, filepath)
-        return filepath
+        import tensorflow as tf
+
+        # Named specs: Keras's LiteRT signature then names its inputs as ours, not args_0...
+        input_signature = [
+            {name: tf.TensorSpec(shape, dtype, name=name) for name, (shape, dtype) in signature.items()}
+        ]
     options = {}
     if backend == "jax" and format == "tf_saved_model":
         # One symbol per axis kind, so that jax2tf knows every input shares the time axis.
@@ -333,24 +337,3 @@ def _name_onnx_graph(filepath: str, input_names: list[str], output_names: list[s
         node.output[:] = [renames.get(name, name) for name in node.output]
     onnx.save(model, filepath)
 
-
-def _export_litert_named(deployable: _Deployable, signature: dict, filepath: str) -> None:
-    """LiteRT (TFLite) on TensorFlow, its signature's inputs named as in ``signature``.
-
-    Keras's LiteRT exporter names a dict's inputs ``args_0``, ``args_0_1``, ...; here
-    the TFLite converter gets a function whose arguments carry the step's names.
-    """
-    import tensorflow as tf
-
-    names = list(signature)
-    specs = [tf.TensorSpec(shape, dtype, name=name) for name, (shape, dtype) in signature.items()]
-
-    def serve(*tensors):
-        return deployable(dict(zip(names, tensors)))
-
-    function = tf.function(serve, input_signature=specs, autograph=False)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [function.get_concrete_function()], deployable
-    )
-    with open(filepath, "wb") as file:
-        file.write(converter.convert())
