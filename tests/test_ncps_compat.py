@@ -455,6 +455,12 @@ def test_torch_state_dict_mismatches_are_refused(ncps_torch):
         load_ncps_weights(plain, with_projection)
 
 
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="checks the error under another backend")
+def test_the_torch_api_under_another_backend_says_to_set_keras_backend():
+    with pytest.raises(ImportError, match="Set the environment variable KERAS_BACKEND=torch"):
+        import liquidtime.compat.ncps.torch  # noqa: F401
+
+
 def test_a_dense_ltc_cell_is_not_an_ncps_ltc():
     cell = LTCCell(4)
     cell.build((None, 3))
