@@ -178,3 +178,30 @@ def test_bad_arguments_and_models_are_refused(tmp_path, monkeypatch):
     )
     with pytest.raises(ImportError, match=r"needs onnxruntime.*pip install 'liquidtime\[deploy\]'"):
         export(model, tmp_path / "m.onnx", format="onnx")
+
+
+def test_export_command(tmp_path, capsys):
+    from liquidtime.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--help"])
+    assert exit_info.value.code == 0
+    assert "--function {step,sequence}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "m.keras", "m.x", "--format", "coreml"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'coreml'" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "none.keras"), "m.onnx", "--format", "onnx"]) == 2
+    assert "no saved model at" in capsys.readouterr().err
+    x_in = keras.Input((None, 3))
+    keras.Model(x_in, keras.layers.Bidirectional(lt.CfC(4))(x_in)).save(tmp_path / "bi.keras")
+    assert main(["export", str(tmp_path / "bi.keras"), str(tmp_path / "bi.onnx"), "--format", "onnx"]) == 2
+    assert "liquidtime export: error: Cannot run layer" in capsys.readouterr().err
+    keras.Sequential([keras.Input((None, 3)), lt.LTC(4, return_sequences=True)]).save(tmp_path / "m.keras")
+    sequence_onnx = ["export", str(tmp_path / "m.keras"), str(tmp_path / "m.onnx"), "--format", "onnx"]
+    assert main([*sequence_onnx, "--function", "sequence"]) == 2
+    assert "cannot hold a loop over a time axis of any length" in capsys.readouterr().err
+    if BACKEND == "jax":
+        stablehlo = ["export", str(tmp_path / "m.keras"), str(tmp_path / "m.shlo"), "--format", "stablehlo"]
+        assert main(stablehlo) == 0
+        assert (tmp_path / "m.shlo").stat().st_size > 0

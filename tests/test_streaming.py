@@ -150,5 +150,9 @@ def test_bad_step_arguments_are_refused():
     sequential = Stepper(keras.Sequential([keras.Input((None, FEATURES)), lt.LTC(4)]))
     with pytest.raises(ValueError, match="elapsed times must be >= 0"):
         sequential.step(x[:1, 0], elapsed_time=-1.0)
+    with pytest.raises(ValueError, match="elapsed times must be finite"):
+        sequential.step(x[:1, 0], elapsed_time=np.inf)
+    with pytest.raises(ValueError, match=r"`elapsed_time`, expected a scalar or an array of shape \(1,\)"):
+        sequential.step(x[:1, 0], elapsed_time=np.ones(3))
     with pytest.raises(ValueError, match="argument `batch_size`, expected a positive integer"):
         Stepper(model, batch_size=0)

@@ -116,7 +116,32 @@ class Stepper:
         self.program = StepProgram(model)
         self.batch_size = batch_size
         self._step = compile_step(self.program, batch_size)
+        self._input_shapes = [(batch_size, *shape[1:]) for shape, _ in self.program.input_specs]
+        self._input_dtypes = [dtype for _, dtype in self.program.input_specs]
+        self._unit_time = np.ones((batch_size,), self.program.compute_dtype)
         self.reset()
+
+    def _step_time(self, elapsed_time: Any) -> np.ndarray:
+        """``elapsed_time`` as a checked ``(batch_size,)`` array."""
+        if elapsed_time is None:
+            return self._unit_time
+        if not self.program.uses_elapsed_time:
+            raise ValueError(
+                "Received an invalid value for argument `elapsed_time`: the model passes "
+                "elapsed times to all its layers itself (or has no liquidtime layer); give "
+                "them in `inputs` instead."
+            )
+        step_time = np.asarray(elapsed_time, dtype=self.program.compute_dtype)
+        if step_time.shape != self._unit_time.shape:
+            if step_time.ndim:
+                raise ValueError(
+                    "Received an invalid value for argument `elapsed_time`, expected a scalar "
+                    f"or an array of shape {self._unit_time.shape}, got shape {step_time.shape}."
+                )
+            step_time = np.full(self._unit_time.shape, step_time)
+        if not (step_time >= 0).all() or not np.isfinite(step_time).all():
+            check_elapsed_time_values(step_time)  # raises, naming what is wrong
+        return step_time
 
     def reset(self) -> None:
         """Sets every state to zero (a new stream starts)."""
@@ -161,27 +186,15 @@ class Stepper:
                 f"array(s), one per model input, got {len(inputs)}."
             )
         arrays = []
-        for value, (shape, dtype) in zip(inputs, specs):
+        for value, shape, dtype in zip(inputs, self._input_shapes, self._input_dtypes):
             array = np.asarray(value, dtype=dtype)
-            if array.shape != (self.batch_size, *shape[1:]):
+            if array.shape != shape:
                 raise ValueError(
                     "Received an invalid value for argument `inputs`, expected an array of "
-                    f"shape {(self.batch_size, *shape[1:])} (one time step), got shape "
-                    f"{array.shape}."
+                    f"shape {shape} (one time step), got shape {array.shape}."
                 )
             arrays.append(array)
-        if elapsed_time is not None and not self.program.uses_elapsed_time:
-            raise ValueError(
-                "Received an invalid value for argument `elapsed_time`: the model passes "
-                "elapsed times to all its layers itself (or has no liquidtime layer); give "
-                "them in `inputs` instead."
-            )
-        step_time = np.broadcast_to(
-            np.asarray(1.0 if elapsed_time is None else elapsed_time, self.program.compute_dtype),
-            (self.batch_size,),
-        )
-        if not (step_time >= 0).all() or not np.isfinite(step_time).all():
-            check_elapsed_time_values(step_time)  # raises, naming what is wrong
-        outputs, self._states = self._step(arrays, step_time, self._states)
-        outputs = [np.asarray(ops.convert_to_numpy(o)) for o in outputs]
+        outputs, self._states = self._step(arrays, self._step_time(elapsed_time), self._states)
+        # np.asarray reads JAX, TensorFlow and (CPU, no-grad) PyTorch tensors alike.
+        outputs = [np.asarray(o) for o in outputs]
         return outputs[0] if len(outputs) == 1 else outputs
