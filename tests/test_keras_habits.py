@@ -55,11 +55,22 @@ def test_mixed_memory_rejects_a_cell_built_for_other_inputs():
         keras.layers.RNN(lt.MixedMemoryCell(inner))(np.zeros((2, 4, 3), "float32"))
 
 
-@pytest.mark.parametrize("mixed", [False, True], ids=["cfc", "mixed-memory-cfc"])
-def test_cfc_backbone_dropout_trains_inside_rnn(mixed):
+_DROPOUT = {"backbone_units": 16, "backbone_layers": 1, "backbone_dropout": 0.3, "seed": 1}
+
+
+@pytest.mark.parametrize(
+    "make_cell",
+    [
+        lambda: lt.CfCCell(8, **_DROPOUT),
+        lambda: lt.MixedMemoryCell(lt.CfCCell(8, **_DROPOUT)),
+        lambda: lt.LTCCell(8, **_DROPOUT),
+        lambda: lt.CTRNNCell(8, **_DROPOUT),
+    ],
+    ids=["cfc", "mixed-memory-cfc", "ltc", "ctrnn"],
+)
+def test_backbone_dropout_trains_inside_rnn(make_cell):
     x, y = _data()
-    cell = lt.CfCCell(8, backbone_units=16, backbone_dropout=0.3, seed=1)
-    model = _fit(lt.MixedMemoryCell(cell) if mixed else cell, x, y)
+    model = _fit(make_cell(), x, y)
     # Inference is deterministic: no mask is applied outside training.
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
 
@@ -72,7 +83,7 @@ def test_cfc_backbone_dropout_uses_one_mask_per_sequence_inside_rnn():
     first = keras.ops.convert_to_numpy(rnn(x, training=True))
     second = keras.ops.convert_to_numpy(rnn(x, training=True))
     assert not np.allclose(first, second)  # dropout is active: new masks for each call
-    assert cell._sequence_dropout_masks is None  # the RNN cleared them after its loop
+    assert cell.network._sequence_masks is None  # the RNN cleared them after its loop
 
     # keras.layers.RNN's hook draws the masks once; both steps then reuse them.
     masks = cell.get_dropout_mask(x[:, 0])

@@ -9,17 +9,11 @@ from typing import Any
 import keras
 from keras import ops
 
-# Private in Keras (no public export): keras.layers.RNN draws the dropout masks of a
-# cell that is an instance of this class before its time loop and clears them after,
-# which keeps the loop free of random-state updates (the only way on JAX, whose scan
-# cannot update a seed generator) and gives one mask per sequence on every backend.
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-
 from liquidtime._backend_ops import sigmoid_argument_scale, tanh
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
-from liquidtime.cells.network import InputStateNetwork
+from liquidtime.cells.network import BackboneDropoutRNNHook, InputStateNetwork
 
 CFC_MODES = ("default", "pure", "no_gate")
 _ser = keras.saving.serialize_keras_object
@@ -96,7 +90,7 @@ def gated_update(mode: str, heads: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
-class CfCCell(BaseCell, DropoutRNNCell):
+class CfCCell(BaseCell, BackboneDropoutRNNHook):
     """Closed-form continuous-time cell: the LTC's solution in closed form, no solver.
 
     With ``z = backbone([I, x])`` (or ``z = [I, x]`` without a backbone) and the
@@ -205,8 +199,6 @@ class CfCCell(BaseCell, DropoutRNNCell):
             name="network",
             dtype=self.dtype_policy,
         )
-        # Masks drawn by keras.layers.RNN before its loop (get_dropout_mask), or None.
-        self._sequence_dropout_masks = None
 
     @property
     def num_heads(self) -> int:
@@ -224,40 +216,7 @@ class CfCCell(BaseCell, DropoutRNNCell):
         return self.network.project_inputs(inputs)
 
     def sequence_constants(self, batch_size, training=None):
-        if training and self._sequence_dropout_masks is not None:
-            return {"dropout": self._sequence_dropout_masks}
         return {"dropout": self.network.dropout_masks(batch_size, training)}
-
-    def get_dropout_mask(self, step_input: Any) -> list[Any] | None:
-        """Draws the backbone's dropout masks for one sequence; keras.layers.RNN's hook.
-
-        ``keras.layers.RNN`` calls this before its time loop (whether training or
-        not, as for Keras's ``LSTMCell``); the steps of the loop then reuse the masks
-        while training, until :meth:`reset_dropout_mask`.
-
-        Args:
-            step_input: The first step's inputs, ``(batch, features)``.
-
-        Returns:
-            One ``(batch, backbone_units)`` mask per backbone layer, or None when the
-            cell has no backbone dropout.
-        """
-        if self._sequence_dropout_masks is None:
-            self._sequence_dropout_masks = self.network.dropout_masks(
-                ops.shape(step_input)[0], training=True
-            )
-        return self._sequence_dropout_masks
-
-    def reset_dropout_mask(self) -> None:
-        """Forgets the masks of :meth:`get_dropout_mask` (after keras.layers.RNN's loop)."""
-        self._sequence_dropout_masks = None
-
-    def get_recurrent_dropout_mask(self, step_input: Any) -> None:
-        """None: the cell has no recurrent dropout (part of keras.layers.RNN's hook)."""
-        return None
-
-    def reset_recurrent_dropout_mask(self) -> None:
-        """Nothing to reset: the cell has no recurrent dropout."""
 
     def transition(self, projected, states, elapsed_time, constants, training=None):
         if self.mode != "pure" and isinstance(elapsed_time, (int, float)):

@@ -22,7 +22,7 @@ from keras import ops
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
-from liquidtime.cells.network import InputStateNetwork
+from liquidtime.cells.network import BackboneDropoutRNNHook, InputStateNetwork
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
 from liquidtime.solvers import Solver
 
@@ -45,7 +45,7 @@ def _positive_initializer(name: str, value: Any) -> Any:
     return keras.initializers.get(value)
 
 
-class NetworkODECell(ContinuousTimeCell):
+class NetworkODECell(ContinuousTimeCell, BackboneDropoutRNNHook):
     """Base of the cells whose drive is ``f = activation(network([I, x]))``.
 
     Subclasses implement :meth:`decay_and_drive` from :meth:`drive`. This base owns

@@ -10,7 +10,7 @@ from keras import ops
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
-from liquidtime.cells.network import InputStateNetwork
+from liquidtime.cells.network import BackboneDropoutRNNHook, InputStateNetwork
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
 from liquidtime.solvers import Solver
 
@@ -18,7 +18,7 @@ _ser = keras.saving.serialize_keras_object
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
-class LTCCell(ContinuousTimeCell):
+class LTCCell(ContinuousTimeCell, BackboneDropoutRNNHook):
     """Dense LTC cell: Eq. 1 of the LTC paper, solved by the fused step of Eq. 3.
 
     With input ``I`` (M features) and state ``x`` (N neurons):

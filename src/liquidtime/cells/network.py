@@ -23,6 +23,12 @@ from typing import Any, NamedTuple
 import keras
 from keras import ops
 
+# Private in Keras (no public export): keras.layers.RNN draws the dropout masks of a
+# cell that is an instance of this class before its time loop and clears them after,
+# which keeps the loop free of random-state updates (the only way on JAX, whose scan
+# cannot update a seed generator) and gives one mask per sequence on every backend.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
 from liquidtime._backend_ops import matmul
 
 
@@ -78,6 +84,8 @@ class InputStateNetwork(keras.layers.Layer):
             "bias": (bias_initializer, bias_regularizer, bias_constraint),
         }
         self.seed_generator = keras.random.SeedGenerator(seed) if backbone_dropout > 0 else None
+        # Masks drawn for the current sequence by draw_sequence_masks, or None.
+        self._sequence_masks = None
 
     def _add(self, name: str, shape: tuple[int, ...], kind: str) -> keras.Variable:
         initializer, regularizer, constraint = self._weight_options[kind]
@@ -114,17 +122,35 @@ class InputStateNetwork(keras.layers.Layer):
     def dropout_masks(self, batch_size: Any, training: bool | None) -> list[Any] | None:
         """Per-sequence dropout masks of the backbone activations (Gal & Ghahramani, 2016).
 
+        The masks of :meth:`draw_sequence_masks` while it holds some, else new ones.
+
         Returns:
             One ``(batch, backbone_units)`` mask (already scaled by ``1/(1-rate)``)
             per backbone layer, or None when no dropout applies.
         """
         if not (training and self.backbone_layers and self.backbone_dropout > 0):
             return None
+        if self._sequence_masks is not None:
+            return self._sequence_masks
         ones = ops.ones((batch_size, self.backbone_units), dtype=self.compute_dtype)
         return [
             keras.random.dropout(ones, self.backbone_dropout, seed=self.seed_generator)
             for _ in range(self.backbone_layers)
         ]
+
+    def draw_sequence_masks(self, batch_size: Any) -> list[Any] | None:
+        """Draws the masks of one sequence, which :meth:`dropout_masks` then returns.
+
+        Returns:
+            The masks, or None when the network has no backbone dropout.
+        """
+        if self._sequence_masks is None:
+            self._sequence_masks = self.dropout_masks(batch_size, training=True)
+        return self._sequence_masks
+
+    def forget_sequence_masks(self) -> None:
+        """Forgets the masks of :meth:`draw_sequence_masks`."""
+        self._sequence_masks = None
 
     def step(
         self,
@@ -192,3 +218,35 @@ class NetworkWeights(NamedTuple):
     first_bias: Any
     state_kernel: Any
     layers: list[tuple[Any, Any]]
+
+
+class BackboneDropoutRNNHook(DropoutRNNCell):
+    """keras.layers.RNN's dropout hook for a cell whose backbone is ``self.network``.
+
+    ``keras.layers.RNN`` calls :meth:`get_dropout_mask` before its time loop (whether
+    training or not, as for Keras's ``LSTMCell``) and :meth:`reset_dropout_mask`
+    after it; the steps in between reuse the backbone's masks while training. The
+    cell's own sequence layers draw their masks once per call without this hook.
+    """
+
+    def get_dropout_mask(self, step_input: Any) -> list[Any] | None:
+        """Draws the backbone's masks for one sequence.
+
+        Args:
+            step_input: The first step's inputs, ``(batch, features)``.
+
+        Returns:
+            One ``(batch, backbone_units)`` mask per backbone layer, or None.
+        """
+        return self.network.draw_sequence_masks(ops.shape(step_input)[0])
+
+    def reset_dropout_mask(self) -> None:
+        """Forgets the masks of :meth:`get_dropout_mask` (after the RNN's loop)."""
+        self.network.forget_sequence_masks()
+
+    def get_recurrent_dropout_mask(self, step_input: Any) -> None:
+        """None: these cells have no recurrent dropout."""
+        return None
+
+    def reset_recurrent_dropout_mask(self) -> None:
+        """Nothing to reset: these cells have no recurrent dropout."""
