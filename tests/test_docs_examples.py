@@ -120,13 +120,29 @@ def test_every_block_has_a_language_and_every_marker_a_reason():
     assert not problems, "\n".join(problems)
 
 
+_SETUP_PREFIX = re.compile(r"^python3 -m venv \.venv && \.venv/bin/pip install [^&]*&& ", re.M)
+"""The set-up that starts the README's main command: ``.venv`` is this interpreter's
+environment here, so the command runs from what follows the set-up."""
+
+
 def _script(blocks: list[Block], language: str) -> str:
     comment = "#"
     parts = ["set -e -o pipefail"] if language == "bash" else []
     for block in blocks:
         parts.append(f"{comment} --- {block.path.relative_to(ROOT)}:{block.line}")
-        parts.append(block.code)
+        parts.append(_SETUP_PREFIX.sub("", block.code) if language == "bash" else block.code)
     return "\n".join(parts) + "\n"
+
+
+def test_the_readme_opens_with_its_two_commands():
+    """The README's first two blocks: set up and run the main job; set up and run the tests."""
+    first, second = parse_blocks(ROOT / "README.md")[:2]
+    assert first.language == second.language == "bash"
+    assert _SETUP_PREFIX.match(first.code) and first.marker is None
+    assert ".venv/bin/liquidtime compare --task occupancy" in first.code
+    assert _SETUP_PREFIX.match(second.code) and second.code.endswith("-m pytest -n 2")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert second.code in ci
 
 
 def _hide_packages(directory: Path) -> None:
