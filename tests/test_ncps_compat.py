@@ -166,6 +166,149 @@ def test_compat_layers_save_and_load(make_layer, tmp_path):
     np.testing.assert_array_equal(to_numpy(restored(x)), to_numpy(model(x)))
 
 
+def without_names(config):
+    """A layer config as ncps's tests compare them: names dropped, wirings as their configs."""
+    config = dict(config)
+    config.pop("name")
+    config["cell"] = {**config["cell"], "config": dict(config["cell"]["config"])}
+    config["cell"]["config"].pop("name")
+    for key in ("units", "wiring"):
+        if hasattr(config.get(key), "get_config"):
+            config[key] = config[key].get_config()
+    return config
+
+
+@pytest.mark.parametrize(
+    "make_layer, units_kind, cell_class",
+    [
+        (lambda: ncps_keras.LTC(7, return_sequences=True), "wiring", ncps_keras.LTCCell),
+        (lambda: ncps_keras.LTC(ncps_wirings.AutoNCP(10, 3)), "wiring", ncps_keras.LTCCell),
+        (lambda: ncps_keras.CfC(7, backbone_units=8), "int", ncps_keras.CfCCell),
+        (lambda: ncps_keras.CfC(ncps_wirings.AutoNCP(10, 3)), "wiring", ncps_keras.WiredCfCCell),
+        (lambda: ncps_keras.CfC(ncps_wirings.AutoNCP(10, 3), mixed_memory=True), "wiring",
+         ncps_keras.MixedMemoryRNN),
+    ],
+    ids=["ltc", "ltc-ncp", "cfc", "cfc-ncp", "cfc-ncp-mixed"],
+)
+def test_layer_configs_have_ncps_layout(make_layer, units_kind, cell_class):
+    layer = make_layer()
+    layer(np.zeros((2, T, M), "float32"))
+    assert type(layer.cell) is cell_class
+    config = layer.get_config()
+    # As ncps.keras writes it: keras.layers.RNN's serialized cell, units the wiring object.
+    assert config["cell"]["config"]["name"] == layer.cell.name
+    if units_kind == "int":
+        assert config["units"] == 7 and config["activation"] == "lecun_tanh"
+    else:
+        assert isinstance(config["units"], ncps_wirings.Wiring)
+        assert config["units"].get_config() == layer.get_config()["units"].get_config()
+    # Keras's Bidirectional makes its backward layer from this config: same but the names.
+    twin = type(layer).from_config({**config, "go_backwards": True})
+    twin(np.zeros((2, T, M), "float32"))
+    assert without_names(twin.get_config()) == without_names({**config, "go_backwards": True})
+    if cell_class is ncps_keras.MixedMemoryRNN:
+        rnn_cell = layer.cell.get_config()["rnn_cell"]
+        assert rnn_cell["name"] == layer.cell.rnn_cell.name
+        assert isinstance(rnn_cell["wiring"], ncps_wirings.AutoNCP)
+        assert rnn_cell["activation"] == "lecun_tanh"
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_saved_configs_load_with_ncps_layout_and_equal_weights(bidirectional, tmp_path):
+    layer = ncps_keras.CfC(ncps_wirings.AutoNCP(10, 3), mixed_memory=True, return_sequences=True)
+    if bidirectional:
+        layer = keras.layers.Bidirectional(layer)
+    model = keras.Sequential([keras.Input((None, 2)), layer, keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(0).normal(size=(2, T, 2)).astype("float32")
+    model.fit(x, x[..., :1], epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras")
+    saved, loaded = model.layers[0], restored.layers[0]
+    pairs = [(saved.forward_layer, loaded.forward_layer), (saved.backward_layer, loaded.backward_layer)] \
+        if bidirectional else [(saved, loaded)]
+    for before, after in pairs:
+        assert without_names(after.get_config()) == without_names(before.get_config())
+        assert isinstance(after.cell, ncps_keras.MixedMemoryRNN)
+    for a, b in zip(restored.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_configs_load_in_the_earlier_layout_and_in_ncps_layout():
+    x = np.random.default_rng(2).normal(size=(2, T, M)).astype("float32")
+    for layer in (ncps_keras.LTC(ncps_wirings.AutoNCP(10, 3), mixed_memory=True),
+                  ncps_keras.CfC(ncps_wirings.NCP(4, 3, 2, 2, 2, 2, 2)), ncps_keras.CfC(5)):
+        layer(x)
+        config = keras.saving.serialize_keras_object(layer)["config"]  # as saved: all JSON
+        # Earlier versions: flat arguments, units the serialized wiring, no cell or wiring keys.
+        earlier = {k: v for k, v in config.items() if k not in ("cell", "wiring")}
+        for restored in (type(layer).from_config(config), type(layer).from_config(earlier)):
+            restored(x)
+            restored.set_weights(layer.get_weights())
+            np.testing.assert_array_equal(to_numpy(restored(x)), to_numpy(layer(x)))
+    # Earlier MixedMemoryRNN configs: rnn_cell was the serialized cell.
+    memory = ncps_keras.MixedMemoryRNN(ncps_keras.CfCCell(4))
+    earlier = {**memory.get_config(), "rnn_cell": keras.saving.serialize_keras_object(memory.cell)}
+    earlier.pop("cell")
+    assert isinstance(ncps_keras.MixedMemoryRNN.from_config(earlier).rnn_cell, ncps_keras.CfCCell)
+
+
+def test_ncps_own_configs_load(ncps_keras_module):
+    nk, nw = ncps_keras_module
+    x = np.random.default_rng(3).normal(size=(2, T, M)).astype("float32")
+    for ncps_layer, ours in [
+        (nk.LTC(nw.AutoNCP(10, 3), return_sequences=True), ncps_keras.LTC),
+        (nk.CfC(6, mode="pure", backbone_units=8), ncps_keras.CfC),
+        (nk.CfC(nw.AutoNCP(10, 3), mode="no_gate"), ncps_keras.CfC),
+    ]:
+        expected = ncps_layer(x)
+        config = keras.saving.serialize_keras_object(ncps_layer)["config"]  # as ncps saves it
+        layer = ours.from_config(config)
+        assert tuple(layer(x).shape) == tuple(expected.shape)
+        assert layer.get_config()["mode" if ours is ncps_keras.CfC else "ode_unfolds"] == \
+            ncps_layer.get_config()["mode" if ours is ncps_keras.CfC else "ode_unfolds"]
+        ncps_units = ncps_layer.get_config()["units"]
+        if isinstance(ncps_units, int):
+            assert layer.cell.units == ncps_units
+        else:  # the same wiring class and arguments
+            assert type(layer.cell.wiring).__name__ == type(ncps_units).__name__
+            assert layer.cell.wiring.units == ncps_units.units
+            assert layer.cell.wiring.output_dim == ncps_units.output_dim
+    bare = {"rnn_cell": nk.CfCCell(4, backbone_units=8).get_config(), "forget_gate_bias": 1.0}
+    memory = ncps_keras.MixedMemoryRNN.from_config(bare)
+    assert isinstance(memory.rnn_cell, ncps_keras.CfCCell) and memory.rnn_cell.backbone_units == 8
+
+
+def test_draw_graph_returns_the_legend_handles_inside_the_figure():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    wiring = ncps_wirings.AutoNCP(12, 2)
+    wiring.build(3)
+    figure = plt.figure(figsize=(6, 4))
+    try:
+        handles = wiring.draw_graph(draw_labels=True)
+        labels = [handle.get_label() for handle in handles]
+        assert labels[:4] == ["sensory neurons (3)", "inter neurons (6)", "command neurons (4)",
+                              "motor neurons (2)"]
+        assert labels[4].startswith("excitatory synapses") and labels[5].startswith("inhibitory")
+        figure.canvas.draw()
+        box, frame = plt.gca().get_legend().get_window_extent(), figure.bbox
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        assert len(plt.legend(handles=handles).get_texts()) == 6  # ncps's tutorial
+    finally:
+        plt.close(figure)
+
+
+def test_get_graph_without_networkx_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "networkx", None)  # import networkx then fails
+    with pytest.raises(ImportError, match="pip install networkx"):
+        ncps_wirings.AutoNCP(8, 2).get_graph()
+
+
 def test_compat_arguments_that_ncps_rejects_or_we_do_not_support():
     with pytest.raises(ValueError, match="backbone_units in wired mode"):
         ncps_keras.CfC(ncps_wirings.AutoNCP(8, 2), backbone_units=8)

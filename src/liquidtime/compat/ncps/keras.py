@@ -60,6 +60,80 @@ def _as_wiring(units: Any) -> Any:
     return units
 
 
+def _restore_wiring(value: Any) -> Any:
+    """A serialized wiring, ours or as ncps saves it, as a wiring; other values pass through.
+
+    ncps's wirings are not registered with Keras: ncps saves them as
+    ``{"class_name": "AutoNCP", "config": {...}}`` (with ``module`` ``ncps.wirings...``
+    when Keras serialized them), which load as the wirings of this package.
+    """
+    if not (isinstance(value, dict) and "class_name" in value and "config" in value):
+        return value
+    module = value.get("module") or ""
+    if module and not module.startswith("ncps"):
+        return keras.saving.deserialize_keras_object(value)
+    wiring_class = getattr(wirings, value["class_name"], None)
+    if wiring_class is None:
+        raise ValueError(
+            "Received an invalid value for argument `units`, expected one of ncps's wirings "
+            f"({', '.join(wirings.__all__)}), got class_name {value['class_name']!r}."
+        )
+    return wiring_class.from_config(value["config"])
+
+
+def _from_ncps_layout(config: dict[str, Any]) -> dict[str, Any]:
+    """A layer's constructor arguments from its config, in ncps's layout or ours.
+
+    ncps's layer config is its cell's config merged with ``keras.layers.RNN``'s:
+    ``cell`` (the serialized cell) and ``wiring`` repeat what ``units`` and the
+    other arguments say, so they are dropped; ``units`` may be a serialized wiring.
+    """
+    config = dict(config)
+    config.pop("cell", None)
+    wiring = config.pop("wiring", None)
+    if "units" not in config:
+        config["units"] = wiring
+    config["units"] = _restore_wiring(config["units"])
+    return config
+
+
+def _to_ncps_layout(layer: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """Adds ncps's keys to a layer's (flat, liquidtime) config.
+
+    As ``ncps.keras`` writes it: ``cell``, the serialized cell (as
+    ``keras.layers.RNN``), ``units`` the wiring object (an int for the dense CfC),
+    and the cell's ``wiring``.
+    """
+    cell = layer.cell.cell if isinstance(layer.cell, MixedMemoryRNN) else layer.cell
+    config["cell"] = keras.saving.serialize_keras_object(layer.cell)
+    if isinstance(cell, LTCCell):
+        config["units"] = cell.wiring
+        config["wiring"] = cell.wiring.get_config()
+    elif isinstance(cell, WiredCfCCell):
+        config["units"] = cell.wiring
+        config["wiring"] = cell.wiring
+        config["activation"] = cell.ncps_activation
+    return config
+
+
+class _NcpsLayer:
+    """Mixin for the layers: ncps's cell classes (its mixed memory too) and config layout."""
+
+    def make_cell(self, units: Any, cell_kwargs: dict[str, Any], dtype: Any) -> Any:
+        cell_class = _COMPAT_CELLS[self.cell_class_for(units)]
+        cell = cell_class(units, dtype=dtype, name="cell", **cell_kwargs)
+        if not self._wrap_in_memory:
+            return cell
+        return MixedMemoryRNN(cell, dtype=dtype, name="mixed_memory")
+
+    def get_config(self) -> dict[str, Any]:
+        return _to_ncps_layout(self, super().get_config())
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Any:
+        return super().from_config(_from_ncps_layout(config))
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class LTCCell(_synaptic_ltc.SynapticLTCCell):
     """``ncps.keras.LTCCell(wiring, input_mapping="affine", output_mapping="affine",
@@ -139,7 +213,13 @@ class WiredCfCCell(_wired_cfc.WiredCfCCell):
         activation: Any = "lecun_tanh",
         **kwargs: Any,
     ):
-        super().__init__(wiring, mode=mode, fully_recurrent=fully_recurrent, **kwargs)
+        super().__init__(_restore_wiring(wiring), mode=mode, fully_recurrent=fully_recurrent,
+                         **kwargs)
+        self.ncps_activation = activation
+
+    def get_config(self) -> dict[str, Any]:
+        """Our config with ncps's keys: ``wiring`` (the object) and ``activation``."""
+        return {**super().get_config(), "wiring": self.wiring, "activation": self.ncps_activation}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -147,7 +227,9 @@ class MixedMemoryRNN(_mixed_memory.MixedMemoryCell):
     """``ncps.keras.MixedMemoryRNN(rnn_cell, forget_gate_bias=1.0)``: an LSTM memory
     beside ``rnn_cell`` (the ODE-LSTM design; see the module docstring)."""
 
-    def __init__(self, rnn_cell: Any, forget_gate_bias: float = 1.0, **kwargs: Any):
+    def __init__(self, rnn_cell: Any = None, forget_gate_bias: float = 1.0, **kwargs: Any):
+        if rnn_cell is None:
+            rnn_cell = kwargs.pop("cell", None)
         super().__init__(rnn_cell, forget_gate_bias=forget_gate_bias, **kwargs)
 
     @property
@@ -156,13 +238,30 @@ class MixedMemoryRNN(_mixed_memory.MixedMemoryCell):
         return self.cell
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["rnn_cell"] = config.pop("cell")
-        return config
+        """Our config (the serialized ``cell``) with ncps's ``rnn_cell``: the cell's config."""
+        return {**super().get_config(), "rnn_cell": self.cell.get_config()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MixedMemoryRNN:
+        """Loads our configs (``cell``, or ``rnn_cell`` serialized, as earlier versions
+        saved) and ncps's (``rnn_cell`` the cell's bare config)."""
+        config = dict(config)
+        rnn_cell = config.pop("rnn_cell", None)
+        if "cell" not in config:
+            if "class_name" not in rnn_cell:  # ncps: the bare config; its keys tell the class
+                if "wiring" not in rnn_cell:
+                    cell_class = CfCCell
+                elif "ode_unfolds" in rnn_cell:
+                    cell_class = LTCCell
+                else:
+                    cell_class = WiredCfCCell
+                rnn_cell = cell_class.from_config(rnn_cell)
+            config["cell"] = rnn_cell
+        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class LTC(_ltc_layer.LTC):
+class LTC(_NcpsLayer, _ltc_layer.LTC):
     """``ncps.keras.LTC(units, mixed_memory=False, input_mapping="affine",
     output_mapping="affine", ode_unfolds=6, epsilon=1e-8, initialization_ranges=None,
     return_sequences=False, return_state=False, go_backwards=False, stateful=False,
@@ -208,7 +307,7 @@ class LTC(_ltc_layer.LTC):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class CfC(_cfc_layer.CfC):
+class CfC(_NcpsLayer, _cfc_layer.CfC):
     """``ncps.keras.CfC(units, mixed_memory=False, mode="default", activation="lecun_tanh",
     backbone_units=None, backbone_layers=None, backbone_dropout=None, sparsity_mask=None,
     fully_recurrent=True, return_sequences=False, return_state=False, go_backwards=False,
@@ -272,5 +371,11 @@ class CfC(_cfc_layer.CfC):
             **kwargs,
         )
 
+
+_COMPAT_CELLS = {
+    _synaptic_ltc.SynapticLTCCell: LTCCell,
+    _cfc.CfCCell: CfCCell,
+    _wired_cfc.WiredCfCCell: WiredCfCCell,
+}
 
 __all__ = ["CfC", "CfCCell", "LTC", "LTCCell", "MixedMemoryRNN", "WiredCfCCell"]

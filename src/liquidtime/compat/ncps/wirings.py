@@ -24,6 +24,7 @@ Differences from ncps 1.0.1:
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import keras
@@ -34,6 +35,29 @@ from liquidtime.cells.wired_cfc import wiring_layers
 from liquidtime.wirings.base import check_int
 
 _PACKAGE = "liquidtime.compat.ncps"
+
+
+def _optional_import(module: str, user: str, package: str | None = None) -> Any:
+    """Imports an optional dependency, or says which package to install.
+
+    Args:
+        module: The module to import.
+        user: What needs it, for the message.
+        package: The pip package (default: the module's top-level name).
+
+    Returns:
+        The module.
+
+    Raises:
+        ImportError: Naming ``pip install <package>``.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        package = package or module.split(".")[0]
+        raise ImportError(
+            f"{user} needs {package}, which is not installed: `pip install {package}`."
+        ) from error
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -139,8 +163,12 @@ class Wiring(_wirings.Wiring):
         return np.asarray(self.sensory_adjacency_matrix, dtype=dtype or "float32")
 
     def get_graph(self, include_sensory_neurons: bool = True) -> Any:
-        """The wiring as a ``networkx.DiGraph`` (nodes ``neuron_i`` / ``sensory_i``)."""
-        import networkx as nx
+        """The wiring as a ``networkx.DiGraph`` (nodes ``neuron_i`` / ``sensory_i``).
+
+        Raises:
+            ImportError: If networkx is not installed (``pip install networkx``).
+        """
+        nx = _optional_import("networkx", "Wiring.get_graph")
 
         graph = nx.DiGraph()
         for i in range(self.units):
@@ -165,11 +193,20 @@ class Wiring(_wirings.Wiring):
     ) -> list[Any]:
         """Draws the wiring into the current matplotlib axes and returns the legend handles.
 
-        ncps's networkx layouts map to liquidtime's: ``"shell"``, ``"circular"`` and
-        ``"spiral"`` draw a circle, the others the layered picture. The wiring must
-        know its input size (a layer using it sets it, or call ``build(input_dim)``).
+        As in ncps, the handles (neuron kinds, excitatory and inhibitory synapses) are
+        returned for ``plt.legend(handles=...)``; a legend with them is also drawn,
+        inside the axes so that no figure edge clips it. ncps's networkx layouts map
+        to liquidtime's: ``"shell"``, ``"circular"`` and ``"spiral"`` draw a circle,
+        the others the layered picture. The wiring must know its input size (a layer
+        using it sets it, or call ``build(input_dim)``).
+
+        Returns:
+            The legend handles, a list of matplotlib artists with labels.
+
+        Raises:
+            ImportError: If matplotlib is not installed (``pip install matplotlib``).
         """
-        import matplotlib.pyplot as plt
+        plt = _optional_import("matplotlib.pyplot", "Wiring.draw_graph", "matplotlib")
 
         from liquidtime.wirings.drawing import draw_wiring
 
@@ -182,7 +219,11 @@ class Wiring(_wirings.Wiring):
             synapse_colors=synapse_colors,
             draw_labels=draw_labels,
         )
-        return ax.get_legend_handles_labels()[0]
+        # draw_wiring puts its legend right of the axes, where plt.show() clips it.
+        handles = list(ax.get_legend().legend_handles)
+        ax.get_legend().remove()
+        ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.8)
+        return handles
 
     def _synapses_added_by_hand(self) -> bool:
         return type(self).make_adjacency_matrix is Wiring.make_adjacency_matrix
