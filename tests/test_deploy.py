@@ -116,12 +116,13 @@ def test_stablehlo_step_and_sequence_in_jax_export(name, tmp_path):
 
 
 @pytest.mark.backends
-def test_tf_saved_model_step_and_sequence(tmp_path):
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_tf_saved_model_step_and_sequence(name, tmp_path):
     if BACKEND != "tensorflow":
         pytest.skip("run on the TensorFlow backend (jax2tf on JAX takes ~30 s per export)")
     import tensorflow as tf
 
-    model = MODELS["ltc_ncp+cfc_mixed_memory"]()
+    model = MODELS[name]()
     export(model, tmp_path / "step", format="tf_saved_model")
     loaded = tf.saved_model.load(str(tmp_path / "step"))  # keep it: serve reads its variables
     serve = loaded.serve
@@ -139,12 +140,13 @@ def test_tf_saved_model_step_and_sequence(tmp_path):
 
 
 @pytest.mark.backends
-def test_litert_step_in_the_tflite_interpreter(tmp_path):
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_litert_step_in_the_tflite_interpreter(name, tmp_path):
     if BACKEND != "tensorflow":
         pytest.skip("Keras writes LiteRT on TensorFlow (on PyTorch it needs litert_torch)")
     import tensorflow as tf
 
-    model = MODELS["ltc_mixed_memory+cfc_wired"]()
+    model = MODELS[name]()
     path = export(model, tmp_path / "step.tflite", format="litert")
     runner = tf.lite.Interpreter(model_path=path).get_signature_runner("serving_default")
 

@@ -65,7 +65,17 @@ def step_signature(program: StepProgram, batch_size: int | None) -> dict[str, tu
         signature["elapsed_time"] = ((batch_size,), program.compute_dtype)
     for i, size in enumerate(program.state_sizes):
         signature[f"state_{i}"] = ((batch_size, size), program.compute_dtype)
-    return signature
+    return _sorted(signature)
+
+
+def _sorted(named: dict[str, Any]) -> dict[str, Any]:
+    """``named`` with its keys in sorted order.
+
+    Exporters flatten a dict either in insertion order (PyTorch) or by sorted keys
+    (JAX, TensorFlow); with sorted keys both give one order, which names the ONNX
+    graph's inputs and outputs (:func:`_name_onnx_graph`).
+    """
+    return {key: named[key] for key in sorted(named)}
 
 
 def sequence_signature(program: StepProgram, batch_size: int | None) -> dict[str, tuple[tuple, str]]:
@@ -80,7 +90,7 @@ def sequence_signature(program: StepProgram, batch_size: int | None) -> dict[str
     }
     if program.uses_elapsed_time:
         signature["elapsed_time"] = ((batch_size, None), program.compute_dtype)
-    return signature
+    return _sorted(signature)
 
 
 def run_step(program: StepProgram, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +104,7 @@ def run_step(program: StepProgram, arguments: dict[str, Any]) -> dict[str, Any]:
     outputs, _, new_states = program(inputs, arguments.get("elapsed_time", 1.0), states)
     result = {f"output_{i}": output for i, output in enumerate(outputs)}
     result.update({f"new_state_{i}": state for i, state in enumerate(new_states)})
-    return result
+    return _sorted(result)
 
 
 def run_sequence(program: StepProgram, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -132,9 +142,9 @@ def run_sequence(program: StepProgram, arguments: dict[str, Any]) -> dict[str, A
     last = [ops.zeros_like(o) for o in first]
     (_, last), stacked = scan(step, (states, last), time_major)
     stacked = iter(ops.moveaxis(y, 0, 1) for y in stacked)
-    return {
-        f"output_{i}": next(stacked) if t else last[i] for i, t in enumerate(has_time)
-    }
+    return _sorted(
+        {f"output_{i}": next(stacked) if t else last[i] for i, t in enumerate(has_time)}
+    )
 
 
 class _Deployable(keras.Model):
@@ -281,11 +291,15 @@ def export(
 
 
 def _export_stablehlo(program: StepProgram, function: str, signature: dict, filepath: str) -> None:
-    """Serialises ``jax.export`` of the function with symbolic batch and time sizes."""
+    """Serialises ``jax.export`` of the function with symbolic batch and time sizes.
+
+    Its arguments are positional: ``input_*``, then ``elapsed_time``, then ``state_*``;
+    its results ``output_*`` then ``new_state_*``.
+    """
     import jax
 
     run = run_step if function == "step" else run_sequence
-    names = list(signature)
+    names = sorted(signature, key=_argument_order)
     symbols = iter(jax.export.symbolic_shape("batch, time"))
     batch_dim, time_dim = next(symbols), next(symbols)
 
@@ -307,6 +321,14 @@ def _export_stablehlo(program: StepProgram, function: str, signature: dict, file
         file.write(exported.serialize())
 
 
+def _argument_order(name: str) -> tuple[int, int]:
+    """StableHLO's positional arguments: ``input_*``, ``elapsed_time``, ``state_*``."""
+    if name == "elapsed_time":
+        return (1, 0)
+    kind, index = name.rsplit("_", 1)
+    return (0 if kind == "input" else 2, int(index))
+
+
 def _output_order(name: str) -> tuple[int, int]:
     """``output_*`` before ``new_state_*``, each by index."""
     kind, index = name.rsplit("_", 1)
@@ -317,7 +339,7 @@ def _name_onnx_graph(filepath: str, input_names: list[str], output_names: list[s
     """Gives the ONNX graph's inputs and outputs the names of :func:`step_signature`.
 
     Keras's ONNX exporters name them by position or with backend prefixes; they come in
-    the order of ``keras.tree.flatten`` of the input and output dicts (sorted keys).
+    the order of the input and output dicts, whose keys are sorted (:func:`_sorted`).
     """
     import onnx
 
