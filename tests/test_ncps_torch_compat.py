@@ -160,14 +160,15 @@ def test_cfc_gives_ncps_outputs(modules, mode, mixed, proj_size):
 
 
 @on_torch
-@pytest.mark.parametrize("mode", ["pure", "default"])
-def test_wired_cfc_gives_ncps_outputs(modules, mode):
+@pytest.mark.parametrize("mode, mixed", [("pure", False), ("default", False), ("pure", True)])
+def test_wired_cfc_gives_ncps_outputs(modules, mode, mixed):
+    """ncps orders the wired CfC's state (and its LSTM) by layer: inter, command, motor."""
     nt, nw, ours, _, torch = modules
     from liquidtime.compat import wiring_from_ncps
 
     ncps_wiring = nw.AutoNCP(12, 2, seed=9)
-    module = nt.CfC(M, ncps_wiring, mode=mode, proj_size=1)
-    twin = ours.CfC(M, wiring_from_ncps(ncps_wiring), mode=mode, proj_size=1)
+    module = nt.CfC(M, ncps_wiring, mode=mode, proj_size=1, mixed_memory=mixed)
+    twin = ours.CfC(M, wiring_from_ncps(ncps_wiring), mode=mode, proj_size=1, mixed_memory=mixed)
     randomize(module, torch)
     if mode == "default":
         with pytest.raises(ValueError, match="does not mask its time gates"):
@@ -179,6 +180,8 @@ def test_wired_cfc_gives_ncps_outputs(modules, mode):
     twin.load_state_dict(module.state_dict())
     assert_same(module, twin, torch, data(1))
     assert_same(module, twin, torch, data(2, (T, M)), timespans=timespans(3, (T,)))
+    h = torch.tensor(data(4, (B, 12)))
+    assert_same(module, twin, torch, data(5), hx=(h, torch.tensor(data(6, (B, 12)))) if mixed else h)
 
 
 @on_torch

@@ -51,6 +51,7 @@ if keras.backend.backend() != "torch":
         "before importing keras or liquidtime."
     )
 
+import numpy as np
 import torch
 
 from liquidtime.cells.wired_cfc import wiring_layers
@@ -77,6 +78,27 @@ def _ncps_state_order(wiring: Wiring) -> torch.Tensor | None:
     if len(layers) == 1:
         return None
     return torch.cat([torch.arange(start, stop) for start, stop in layers])
+
+
+def _lstm_in_neuron_order(arrays: dict[str, Any], order: Any) -> dict[str, Any]:
+    """An ncps wired CfC's mixed-memory LSTM weights, reordered from its state order to ours.
+
+    Its LSTM's units (the four gate chunks' rows, the recurrent columns) follow the
+    state, which ncps orders by layer (see :func:`_ncps_state_order`).
+    """
+    inverse = np.argsort(order)
+    arrays = dict(arrays)
+    for key in ("lstm.input_map.weight", "lstm.input_map.bias",
+                "lstm.recurrent_map.weight", "lstm.recurrent_map.bias"):
+        if key not in arrays:
+            continue
+        value = np.asarray(arrays[key])
+        chunks = np.split(value, 4, axis=0)
+        value = np.concatenate([chunk[inverse] for chunk in chunks], axis=0)
+        if key == "lstm.recurrent_map.weight":
+            value = value[:, inverse]
+        arrays[key] = value
+    return arrays
 
 
 def _ncps_arrays(state_dict: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,9 +139,13 @@ class _KerasModule(torch.nn.Module):
         return any(not key.startswith(ours) for key in state_dict)
 
     def _load_ncps_state_dict(self, state_dict: Mapping[str, Any], strict: bool) -> None:
+        arrays = _ncps_arrays({k: v for k, v in state_dict.items() if not k.startswith("fc.")})
+        order = getattr(self, "_state_order", None)
+        if order is not None:
+            arrays = _lstm_in_neuron_order(arrays, order.numpy())
         load_ncps_weights(
             self._keras_object,
-            _ncps_arrays({k: v for k, v in state_dict.items() if not k.startswith("fc.")}),
+            arrays,
             implicit_param_constraints=getattr(self, "implicit_param_constraints", True),
             strict=strict,
         )
@@ -229,13 +255,14 @@ class _Sequence(_KerasModule):
                 initial_state = [_check_state("hx", state, batched) for state in hx]
             else:
                 initial_state = [_check_state("hx", hx, batched)]
-            if self._state_order is not None:
-                initial_state[0] = initial_state[0][:, torch.argsort(self._state_order)]
+            if self._state_order is not None:  # h and the LSTM's c, per neuron
+                inverse = torch.argsort(self._state_order)
+                initial_state = [state[:, inverse] for state in initial_state]
         output, *states = self._keras_object(
             input, initial_state=initial_state, elapsed_time=timespans, training=self.training
         )
         if self._state_order is not None:
-            states[0] = states[0][:, self._state_order]
+            states = [state[:, self._state_order] for state in states]
         output = self.fc(output)
         if not batched:
             output = output[0]
