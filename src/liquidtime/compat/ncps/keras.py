@@ -12,7 +12,11 @@ What is the same as ncps 1.0.1: ``LTC(int)`` and ``LTC(wiring)`` are the synapti
 LTC (an int means a ``FullyConnected`` wiring), with ncps's parameters, ranges,
 mappings, ``ode_unfolds`` and ``epsilon``; ``CfC`` has ncps's modes and backbone
 defaults (128 units, 1 layer, no dropout; the cell alone: dropout 0.1); a wiring
-gives the wired CfC; outputs are the motor neurons.
+gives the wired CfC; outputs are the motor neurons. The layers' cells are this
+module's classes (``MixedMemoryRNN`` with ``mixed_memory=True``), and their configs
+have ncps's layout (``cell``, ``units`` the wiring object, ``wiring``,
+``activation``), so code that reads configs as ncps's tests do works; ``from_config``
+loads that layout, ncps's saved one and that of earlier liquidtime versions.
 
 Differences, on purpose (ncps's behaviour is a bug or does not run):
 
