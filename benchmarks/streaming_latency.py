@@ -21,8 +21,11 @@ import time
 
 import numpy as np
 
-import liquidtime as lt
+import liquidtime as lt  # first: it selects the Keras backend
+
+# isort: split
 import keras
+
 from liquidtime.deploy import Stepper
 from liquidtime.wirings import AutoNCP
 

@@ -13,11 +13,11 @@ import importlib.util
 import keras
 import numpy as np
 import pytest
+from test_streaming import sequence_data, timed_model
 
 import liquidtime as lt
 from liquidtime.deploy import export
 from liquidtime.wirings import AutoNCP
-from test_streaming import sequence_data, timed_model
 
 BACKEND = keras.backend.backend()
 TOLERANCE = 1e-5
@@ -99,7 +99,10 @@ def test_stablehlo_step_and_sequence_in_jax_export(name, tmp_path):
     import jax
 
     model = MODELS[name]()
-    load = lambda path: jax.export.deserialize(open(path, "rb").read())  # noqa: E731
+    def load(path):
+        with open(path, "rb") as file:
+            return jax.export.deserialize(file.read())
+
     step = load(export(model, tmp_path / "step.stablehlo", format="stablehlo"))
 
     def run_step(feeds, count):

@@ -72,11 +72,6 @@ def _cannot_step(layer: Any, why: str) -> ValueError:
     )
 
 
-def sequence_layers(model: keras.Model) -> list[keras.layers.RNN]:
-    """The recurrent layers of ``model`` (directly in its graph), in graph order."""
-    return [layer for layer in _graph(model).operations if isinstance(layer, keras.layers.RNN)]
-
-
 def _graph(model: keras.Model) -> Any:
     """The functional graph of a Functional or built Sequential model."""
     if isinstance(model, keras.Sequential):
