@@ -12,6 +12,7 @@ import numpy as np
 from liquidtime.bounds.report import BoundsCheck, check_bounds
 from liquidtime.bounds.theorems import theorem_bounds
 from liquidtime.layers.base import ContinuousTimeRNN
+from liquidtime.solvers.report import REPORT_FIELDS, failure_messages
 
 
 class BoundsViolationWarning(RuntimeWarning):
@@ -72,6 +73,12 @@ class BoundsMonitor(keras.callbacks.Callback):
       neurons that violated either theorem;
     * keeps the full per-neuron :class:`~liquidtime.bounds.BoundsCheck` of each
       epoch in :attr:`checks` (``checks[epoch][layer_name]``);
+    * writes, per layer whose solver can fail (not the fused one), the layer's
+      solver report over the epoch's training steps (see
+      :meth:`~liquidtime.layers.ContinuousTimeRNN.read_solver_report`):
+      ``bounds/<layer>/solver_<field>`` for ``capped_sequences``,
+      ``max_step_ratio`` and ``nonfinite_sequences``, and counts a failure as a
+      violation;
     * warns with a :class:`BoundsViolationWarning` on a violation, or raises a
       :class:`BoundsViolationError` when ``strict``.
 
@@ -167,13 +174,40 @@ class BoundsMonitor(keras.callbacks.Callback):
             for layer in self._layers()
         }
 
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for layer in self._layers():
+            layer.reset_solver_report()
+
+    def solver_failures(self) -> tuple[dict[str, float], list[str]]:
+        """The solver reports of the checked layers since the epoch began.
+
+        Returns:
+            ``(log entries, messages)``: ``bounds/<layer>/solver_<field>`` values, and
+            one sentence per kind of failure (see :mod:`liquidtime.solvers.report`).
+        """
+        entries: dict[str, float] = {}
+        messages: list[str] = []
+        for layer in self._layers():
+            report = layer.read_solver_report()
+            if report is None:
+                continue
+            entries.update({f"bounds/{layer.name}/solver_{k}": v for k, v in report.items()})
+            summary = np.array([report[field] for field in REPORT_FIELDS])
+            messages.extend(
+                failure_messages(summary, f"layer '{layer.name}'", layer.cell).values()
+            )
+        return entries, messages
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        solver_entries, solver_messages = self.solver_failures()
         checks = self.check()
         self.checks[epoch] = checks
         if logs is not None:
             for name, result in checks.items():
                 logs.update(_log_entries(name, result))
+            logs.update(solver_entries)
         messages = [m for result in checks.values() for m in result.violations()]
+        messages.extend(solver_messages)
         if messages:
             text = f"Epoch {epoch + 1}: " + "; ".join(messages)
             if self.strict:

@@ -243,10 +243,39 @@ class ContinuousTimeCell(BaseCell):
         """The cell's output for a state (the state itself unless overridden)."""
         return state
 
+    @property
+    def reports_solver_status(self) -> bool:
+        """Whether the sequence layers carry :meth:`transition_and_status`'s status.
+
+        True for solvers that can fail (``Solver.can_fail``: a stability limit or a
+        step cap); the fused solver's scan stays as it is.
+        """
+        return self.solver.can_fail
+
     def transition(self, projected, states, elapsed_time, constants, training=None):
         field = lambda x: self.decay_and_drive(x, projected, constants)  # noqa: E731
         result = self.solver.integrate(field, states[0], elapsed_time, self.ode_unfolds)
         return self.readout(result.state), [result.state, *states[1:]]
+
+    def transition_and_status(
+        self,
+        projected: Any,
+        states: list[Any],
+        elapsed_time: Any,
+        constants: dict[str, Any],
+        training: bool | None = None,
+    ) -> tuple[Any, list[Any], Any]:
+        """:meth:`transition` and the solver's status for the step.
+
+        Subclasses that override :meth:`transition` override this too.
+
+        Returns:
+            ``(output, new_states, status)`` with ``status`` the
+            :meth:`~liquidtime.solvers.SolveResult.status` of the step, ``(batch, 2)``.
+        """
+        field = lambda x: self.decay_and_drive(x, projected, constants)  # noqa: E731
+        result = self.solver.integrate(field, states[0], elapsed_time, self.ode_unfolds)
+        return self.readout(result.state), [result.state, *states[1:]], result.status()
 
     def get_config(self) -> dict[str, Any]:
         config = {

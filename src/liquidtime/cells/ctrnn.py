@@ -162,18 +162,29 @@ class NetworkODECell(ContinuousTimeCell, BackboneDropoutRNNHook):
         return self.activation(self.network.step(projected, state, constants["dropout"]))
 
     def transition(self, projected, states, elapsed_time, constants, training=None):
+        output, new_states, _ = self.transition_and_status(
+            projected, states, elapsed_time, constants, training
+        )
+        return output, new_states
+
+    def transition_and_status(self, projected, states, elapsed_time, constants, training=None):
         field = lambda x: self.decay_and_drive(x, projected, constants)  # noqa: E731
         interval = elapsed_time if self.time_scale == 1.0 else elapsed_time * self.time_scale
         state = states[0]
         if self.clip_state is None:
-            state = self.solver.integrate(field, state, interval, self.ode_unfolds).state
+            result = self.solver.integrate(field, state, interval, self.ode_unfolds)
+            state, status = result.state, result.status()
         elif self.solver.adaptive:
-            state = self._clip(self.solver.integrate(field, state, interval, self.ode_unfolds).state)
+            result = self.solver.integrate(field, state, interval, self.ode_unfolds)
+            state, status = self._clip(result.state), result.status()
         else:
             sub_step = interval / self.ode_unfolds
+            status = None
             for _ in range(self.ode_unfolds):
-                state = self._clip(self.solver.integrate(field, state, sub_step, 1).state)
-        return self.readout(state), [state, *states[1:]]
+                result = self.solver.integrate(field, state, sub_step, 1)
+                state = self._clip(result.state)
+                status = result.status() if status is None else ops.maximum(status, result.status())
+        return self.readout(state), [state, *states[1:]], status
 
     def _clip(self, state: Any) -> Any:
         return ops.clip(state, -self.clip_state, self.clip_state)

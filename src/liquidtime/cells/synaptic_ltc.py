@@ -403,6 +403,13 @@ class SynapticLTCCell(ContinuousTimeCell):
         )
         return self.readout(state), [state, *states[1:]]
 
+    def transition_and_status(self, projected, states, elapsed_time, constants, training=None):
+        """:meth:`transition` with the solver's status (solvers other than the fused one)."""
+        a0, b0 = checkpoint(self.sensory_projection)(projected)
+        return super().transition_and_status(
+            (a0, b0), states, elapsed_time, constants, training
+        )
+
     def readout(self, state: Any) -> Any:
         """The motor neurons' potentials, mapped by ``output_mapping``."""
         output = state[:, : self.wiring.output_dim]

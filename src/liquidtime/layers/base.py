@@ -12,6 +12,8 @@ from liquidtime._backend_ops import checkpoint, scan
 from liquidtime.cells.base import BaseCell
 from liquidtime.layers.checks import check_not_empty, check_stateful_batch
 from liquidtime.layers.elapsed_time import prepare_elapsed_time
+from liquidtime.solvers import failure_policy
+from liquidtime.solvers.report import SolverReport, report_solver_failures
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
@@ -90,6 +92,32 @@ class ContinuousTimeRNN(keras.layers.RNN):
     def build(self, sequences_shape, initial_state_shape=None, elapsed_time_shape=None):
         self._check_rank(sequences_shape)
         super().build(sequences_shape, initial_state_shape)
+        # Solver failures counted on the host (see liquidtime.solvers.report).
+        self._solver_report = SolverReport()
+
+    def read_solver_report(self) -> dict[str, float] | None:
+        """Solver failures counted since the layer was built or last reset.
+
+        Counted eagerly and inside compiled functions (``fit``, ``predict``,
+        ``jax.jit``, ``tf.function``): there a failure calls back to the host, and
+        only when there is one. See :mod:`liquidtime.solvers.report`.
+
+        Returns:
+            None when the cell's solver cannot fail (the fused solver) or the cell
+            has no solver, else ``{"capped_sequences", "max_step_ratio",
+            "nonfinite_sequences"}``: the number of (sequence, call) pairs in which
+            ``dopri5`` reached ``max_steps``, the largest ``h * a`` of any sub-step
+            divided by the solver's stability limit (above 1: unstable; recorded
+            only when above 1), and the number of (sequence, call) pairs whose final
+            state was NaN or infinite.
+        """
+        if not getattr(self.cell, "reports_solver_status", False):
+            return None
+        return self._solver_report.read()
+
+    def reset_solver_report(self) -> None:
+        """Zeroes the counts of :meth:`read_solver_report` (and warns again)."""
+        self._solver_report.reset()
 
     def _create_state_variables(self, batch_size):
         """Stateful layers keep their states as non-trainable weights.
@@ -155,7 +183,7 @@ class ContinuousTimeRNN(keras.layers.RNN):
                 mask = ops.flip(mask, axis=1)
 
         constants = self.cell.sequence_constants(batch_size, training)
-        last_output, outputs, states = self._scan(
+        last_output, outputs, states, status = self._scan(
             sequences, initial_state, elapsed_time, mask, constants, training
         )
 
@@ -163,6 +191,7 @@ class ContinuousTimeRNN(keras.layers.RNN):
             for variable, state in zip(self.states, states):
                 variable.assign(ops.cast(state, variable.dtype))
         output = outputs if self.return_sequences else last_output
+        output = self._report_solver(status, states, output)
         if self.return_state:
             return output, *states
         return output
@@ -193,7 +222,9 @@ class ContinuousTimeRNN(keras.layers.RNN):
             mask: None or ``(batch, time, 1)``.
 
         Returns:
-            ``(last_output, outputs or None, final_states)``.
+            ``(last_output, outputs or None, final_states, status)``; ``status`` is
+            the maximum over time of the solver's ``(batch, 2)`` status when the cell
+            reports one (``cell.reports_solver_status``), else None.
         """
         time_major = lambda t: ops.moveaxis(t, 1, 0)  # noqa: E731
         # Time-major before the input-only work: transposing the inputs is cheaper
@@ -210,8 +241,8 @@ class ContinuousTimeRNN(keras.layers.RNN):
             if fused is not None:
                 outputs, states = fused
                 if self.return_sequences:
-                    return outputs[-1], ops.moveaxis(outputs, 0, 1), states
-                return outputs, None, states
+                    return outputs[-1], ops.moveaxis(outputs, 0, 1), states, None
+                return outputs, None, states, None
         per_step = {"projected": cell.sequence_inputs(sequences)}
         if not isinstance(elapsed_time, float):
             per_step["elapsed_time"] = elapsed_time
@@ -221,15 +252,24 @@ class ContinuousTimeRNN(keras.layers.RNN):
             (ops.shape(initial_state[0])[0], cell.output_size), dtype=cell.compute_dtype
         )
 
+        reports = getattr(cell, "reports_solver_status", False) and failure_policy() != "off"
+
         def step(carry, inputs):
-            states, previous_output = carry
-            output, new_states = cell.transition(
+            states, previous_output, *worst = carry
+            arguments = (
                 inputs["projected"],
                 list(states),
                 inputs.get("elapsed_time", elapsed_time),
                 constants,
                 training,
             )
+            if reports:
+                output, new_states, status = cell.transition_and_status(*arguments)
+                if "mask" in inputs:
+                    status = ops.where(inputs["mask"], status, ops.zeros_like(status))
+                worst = [ops.maximum(worst[0], status)]
+            else:
+                output, new_states = cell.transition(*arguments)
             if "mask" in inputs:
                 keep = inputs["mask"]
                 new_states = [ops.where(keep, new, old) for new, old in zip(new_states, states)]
@@ -238,18 +278,33 @@ class ContinuousTimeRNN(keras.layers.RNN):
                 previous_output = ops.where(keep, output, previous_output)
             else:
                 previous_output = output
-            return (list(new_states), previous_output), (
+            return (list(new_states), previous_output, *worst), (
                 output if self.return_sequences else None
             )
 
         if cell.rematerialize:
             step = checkpoint(step)
-        (states, last_output), outputs = scan(
-            step, (list(initial_state), zero_output), per_step, unroll=self.unroll or 1
+        batch = ops.shape(zero_output)[0]
+        worst = [ops.zeros((batch, 2), dtype=cell.compute_dtype)] if reports else []
+        (states, last_output, *worst), outputs = scan(
+            step, (list(initial_state), zero_output, *worst), per_step, unroll=self.unroll or 1
         )
         if self.return_sequences:
             outputs = ops.moveaxis(outputs, 0, 1)
-        return last_output, outputs, states
+        return last_output, outputs, states, (worst[0] if worst else None)
+
+    def _report_solver(self, status: Any, states: list[Any], output: Any) -> Any:
+        """Turns the scan's solver status into the report, a warning or an error.
+
+        See :mod:`liquidtime.solvers.report`. Cells without a solver (CfC, CT-GRU)
+        are not checked; with the fused solver only non-finite final states are.
+        """
+        if not hasattr(self.cell, "solver") or failure_policy() == "off":
+            return output
+        return report_solver_failures(
+            status, states, f"{type(self).__name__} '{self.name}'", self.cell,
+            self._solver_report, output,
+        )
 
 def split_cell_arguments(cell_class: type[BaseCell], kwargs: dict[str, Any]) -> tuple[dict, dict]:
     """Splits keyword arguments into those of ``cell_class`` and the rest (layer's).

@@ -1,6 +1,16 @@
 """ODE solvers for decay-drive vector fields ``dx/dt = -a(x) x + b(x)``."""
 
-from liquidtime.solvers.base import SolveResult, Solver, VectorField, time_derivative
+from liquidtime.solvers.base import (
+    FAILURE_POLICIES,
+    SolveResult,
+    Solver,
+    SolverFailureError,
+    SolverFailureWarning,
+    VectorField,
+    failure_policy,
+    set_failure_policy,
+    time_derivative,
+)
 from liquidtime.solvers.euler import EulerSolver
 from liquidtime.solvers.fused import FusedSolver
 from liquidtime.solvers.registry import SOLVERS, get_solver
@@ -18,14 +28,19 @@ __all__ = [
     "DOPRI5_TABLEAU",
     "Dopri5Solver",
     "EulerSolver",
+    "FAILURE_POLICIES",
     "FusedSolver",
     "RK4Solver",
     "RK4_TABLEAU",
     "SOLVERS",
     "SolveResult",
     "Solver",
+    "SolverFailureError",
+    "SolverFailureWarning",
     "VectorField",
+    "failure_policy",
     "get_solver",
     "runge_kutta_step",
+    "set_failure_policy",
     "time_derivative",
 ]
