@@ -15,6 +15,9 @@ from liquidtime.cells.base import BaseCell
 
 _ser = keras.saving.serialize_keras_object
 
+_PLAIN_DISTANCE = 1e3
+"""Largest ``|ln tau - ln tau_k|`` for which the CT-GRU's softmax keeps its plain form."""
+
 
 def trace_timescales(num_traces: int, min_timescale: float, timescale_ratio: float) -> np.ndarray:
     """The fixed time scales ``tau_k = min_timescale * timescale_ratio ** k`` of the traces."""
@@ -198,10 +201,33 @@ class CTGRUCell(BaseCell):
         return constants
 
     def _scale_weights(self, log_tau: Any, log_timescales: Any) -> Any:
-        """softmax over traces of ``-(ln tau - ln tau_k)^2``; ``(batch, S)`` -> ``(batch, N, K)``."""
+        """softmax over traces of ``-(ln tau - ln tau_k)^2``; ``(batch, S)`` -> ``(batch, N, K)``.
+
+        With ``d_k = |ln tau - ln tau_k|`` (per trace with ``per_trace_scales``), rows
+        whose ``d_k`` all stay below :data:`_PLAIN_DISTANCE` use the plain form; the
+        others the same softmax written as ``softmax(-(d_k - m)(d_k + m))``, ``m =
+        min_k d_k``. The plain form's logits grow with the square of the inputs: at
+        inputs of 1e5 they reach -1e10, whose ulp is 1e3, and XLA (on JAX), which
+        evaluates the softmax's max and its ``exp(x - max)`` in separately fused
+        copies of the logits (one with a fused multiply-add), got ``exp(+500) = inf``
+        and NaN. In the second form every factor is one correctly rounded
+        operation and the largest logit is exactly 0. The values are finite at
+        any input; on JAX the gradients of rows beyond :data:`_PLAIN_DISTANCE` are
+        still NaN (they go through the plain branch's NaN, which ``where`` does not
+        stop).
+        """
         per_neuron = self.scales_per_head // self.units
-        logits = -ops.square(ops.reshape(log_tau, (-1, self.units, per_neuron)) - log_timescales)
-        return ops.softmax(logits, axis=-1)
+        distance = ops.reshape(log_tau, (-1, self.units, per_neuron)) - log_timescales
+        plain = ops.max(ops.abs(distance), axis=-1, keepdims=True) <= _PLAIN_DISTANCE
+        # The plain form, exactly as it always was (training numerics are compared
+        # across versions; sanitising its input here changed XLA's rounding).
+        plain_weights = ops.softmax(-ops.square(distance), axis=-1)
+        # Treated as a constant for differentiation: beyond 1e3 the weights are one-hot
+        # to float precision (zero gradient) except at near-ties.
+        distance = ops.abs(ops.stop_gradient(distance))
+        nearest = ops.min(distance, axis=-1, keepdims=True)
+        stable_weights = ops.softmax(-(distance - nearest) * (distance + nearest), axis=-1)
+        return ops.where(plain, plain_weights, stable_weights)
 
     def transition(self, projected, states, elapsed_time, constants, training=None):
         traces = ops.reshape(states[0], (-1, self.units, self.num_traces))
