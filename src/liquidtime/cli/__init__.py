@@ -12,7 +12,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-_COMMAND_MODULES = ("train", "compare", "table", "expressivity", "export")
+_COMMAND_MODULES = ("train", "compare", "reproduce", "table", "expressivity", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
