@@ -111,13 +111,14 @@ class ContinuousTimeRNN(keras.layers.RNN):
             only when above 1), and the number of (sequence, call) pairs whose final
             state was NaN or infinite.
         """
-        if not getattr(self.cell, "reports_solver_status", False):
+        if not self.built or not getattr(self.cell, "reports_solver_status", False):
             return None
         return self._solver_report.read()
 
     def reset_solver_report(self) -> None:
         """Zeroes the counts of :meth:`read_solver_report` (and warns again)."""
-        self._solver_report.reset()
+        if self.built:
+            self._solver_report.reset()
 
     def _create_state_variables(self, batch_size):
         """Stateful layers keep their states as non-trainable weights.
