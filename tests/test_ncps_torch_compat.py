@@ -43,7 +43,7 @@ def test_the_migration_example_runs_with_only_its_imports_changed(tmp_path):
         (a, b) for a, b in zip(source.splitlines(), ncps_imports.splitlines()) if a != b
     ]
     assert len(changed) == 2  # the script is ncps.torch code apart from two import lines
-    env = {**os.environ, "KERAS_BACKEND": "torch", "LIQUIDTIME_IN_BACKEND_RUN": "1"}
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
     result = subprocess.run(
         [sys.executable, str(EXAMPLE)], cwd=tmp_path, env=env, capture_output=True,
         text=True, timeout=900, check=False,
