@@ -12,8 +12,11 @@ import os
 import numpy as np
 import pytest
 
+# isort: off
 import liquidtime  # noqa: F401  (selects the default backend before Keras is imported)
 import keras
+
+# isort: on
 
 
 @pytest.fixture(autouse=True)
