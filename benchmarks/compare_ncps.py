@@ -349,7 +349,8 @@ def machine_description() -> str:
             memory = f", {total:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    return f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores{memory}, {system}, Python {platform.python_version()}"
 
 
 def fmt(value, spec: str = ".1f", missing: str = "-") -> str:
@@ -429,14 +430,20 @@ def check_targets(results: list[dict], configs: list[str]) -> list[dict]:
         if config == "B":
             candidates = [r for k in NCPS_LTC if (r := _get(results, config, k)) and "train_peak_mb" in r]
             peer = min(candidates, key=lambda r: r["train_peak_mb"]) if candidates else None
-            ratio = peer["train_peak_mb"] / ours["train_peak_mb"] if ours and peer and "train_peak_mb" in ours else None
+            ratio = (
+                peer["train_peak_mb"] / ours["train_peak_mb"]
+                if ours and peer and "train_peak_mb" in ours
+                else None
+            )
             increment = (_increment(peer) / _increment(ours)) if ours and peer and _increment(ours) else None
             add(f"{config}: LTC training peak memory, ncps / ours (lowest ncps)",
-                ours and f"{ours['train_peak_mb']:.0f} MB", peer and f"{peer['train_peak_mb']:.0f} MB ({peer['label']})",
+                ours and f"{ours['train_peak_mb']:.0f} MB",
+                peer and f"{peer['train_peak_mb']:.0f} MB ({peer['label']})",
                 ratio, 8.0, note=increment and f"above baseline: {increment:.1f}x")
         dense, lstm = _get(results, config, "ltc-dense"), _get(results, config, "lstm")
         add(f"{config}: dense LTC / LSTM training step", dense and f"{dense['train_ms']:.1f} ms",
-            lstm and f"{lstm['train_ms']:.1f} ms", dense["train_ms"] / lstm["train_ms"] if dense and lstm else None,
+            lstm and f"{lstm['train_ms']:.1f} ms",
+            dense["train_ms"] / lstm["train_ms"] if dense and lstm else None,
             2.0, higher_is_better=False)
         cfc = _get(results, config, "cfc")
         for key, needed in (("ncps-keras-cfc", 1.5), ("ncps-torch-cfc", None), ("ncps-torch-cfc-1t", None)):
@@ -444,11 +451,14 @@ def check_targets(results: list[dict], configs: list[str]) -> list[dict]:
             if needed is None and peer is None:
                 continue
             add(f"{config}: CfC training step, {key} / ours", cfc and f"{cfc['train_ms']:.1f} ms",
-                peer and f"{peer['train_ms']:.1f} ms", peer["train_ms"] / cfc["train_ms"] if cfc and peer else None,
+                peer and f"{peer['train_ms']:.1f} ms",
+                peer["train_ms"] / cfc["train_ms"] if cfc and peer else None,
                 needed if needed is not None else 1.5,
-                note="" if needed is not None else "same backend target is ncps.keras on JAX; shown for reference")
-        compile_rows = [r for r in results if r["config"] == config and not r.get("error") and r["runner"] == "liquidtime"
-                        and r["backend"] == "jax" and "train_compile_s" in r]
+                note=""
+                if needed is not None
+                else "same backend target is ncps.keras on JAX; shown for reference")
+        compile_rows = [r for r in results if r["config"] == config and not r.get("error")
+                        and r["runner"] == "liquidtime" and r["backend"] == "jax" and "train_compile_s" in r]
         if compile_rows:
             worst = max(compile_rows, key=lambda r: r["train_compile_s"])
             add(f"{config}: slowest training compile of ours on JAX (first call - step), s",
@@ -482,7 +492,9 @@ def render_checks(checks: list[dict]) -> str:
         met = {True: "yes", False: "**no**", None: "n/a"}[c["met"]]
         ratio = "-" if c["ratio"] is None else f"{c['ratio']:.2f}"
         note = f" ({c['note']})" if c["note"] else ""
-        lines.append(f"| {c['target']}{note} | {c['ours'] or '-'} | {c['peer'] or '-'} | {ratio} | {needed} | {met} |")
+        lines.append(
+            f"| {c['target']}{note} | {c['ours'] or '-'} | {c['peer'] or '-'} | {ratio} | {needed} | {met} |"
+        )
     return "\n".join(lines)
 
 

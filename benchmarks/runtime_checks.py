@@ -4,7 +4,8 @@ Builds the same model twice in one process, once traced with
 ``liquidtime.config.set_runtime_checks(True)`` (the default) and once with it off,
 and times ``train_on_batch`` of the two alternately, call by call (the order
 alternating), so that load from other processes falls on both alike; it prints
-the median and minimum step times and the median of the paired ratios. Configuration A: batch 64, 64 steps, 8 features, 32 units, a per-step
+the median and minimum step times and the median of the paired ratios.
+Configuration A: batch 64, 64 steps, 8 features, 32 units, a per-step
 elapsed time ``(batch, time)``; for the LTC and CfC sequence layers, and for
 ``keras.layers.RNN(LTCCell(32, elapsed_time_as_feature=True))`` (the cell checks its
 time feature at every step).

@@ -57,7 +57,9 @@ def time_steps(stepper: Stepper, inputs: np.ndarray, elapsed: np.ndarray) -> lis
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=20, help="alternating rounds (default 20)")
     parser.add_argument("--steps", type=int, default=200, help="steps per model per round (default 200)")
     args = parser.parse_args()

@@ -57,7 +57,7 @@ def network_ode_reference(x, dt, w, *, leak, solver, unfolds, time_scale, clip=N
     state = np.zeros(UNITS)
     outputs = []
     for t in range(x.shape[0]):
-        def drive(s):
+        def drive(s, t=t):
             return scale * np.tanh(x[t] @ w["W"] + s @ w["U"] + w["c"])
 
         def rhs(s):
@@ -305,7 +305,7 @@ def test_neural_ode_dopri5_matches_solve_ivp():
     for i in range(BATCH):
         state, expected = np.zeros(UNITS), []
         for t in range(TIME):
-            rhs = lambda _, s, t=t: np.tanh(x[i, t] @ w["W"] + s @ w["U"] + w["c"])  # noqa: E731
+            rhs = lambda _, s, i=i, t=t: np.tanh(x[i, t] @ w["W"] + s @ w["U"] + w["c"])  # noqa: E731
             state = scipy.integrate.solve_ivp(
                 rhs, (0.0, dt[i, t]), state, method="DOP853", rtol=1e-12, atol=1e-12
             ).y[:, -1]
@@ -388,7 +388,9 @@ def test_batched_elapsed_times_equal_each_sequence_alone(name):
     layer = LAYERS[name](return_sequences=True)
     together = _run(layer, x, dt)
     for i in range(BATCH):
-        np.testing.assert_allclose(together[i], _run(layer, x[i : i + 1], dt[i : i + 1])[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            together[i], _run(layer, x[i : i + 1], dt[i : i + 1])[0], rtol=1e-5, atol=1e-6
+        )
     assert np.max(np.abs(together - _run(layer, x, np.ones_like(dt)))) > 1e-4, "elapsed time ignored"
 
 

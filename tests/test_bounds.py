@@ -53,7 +53,7 @@ def numpy_dense_trajectory(cell, inputs, dt, activation=sigmoid):
     x = np.zeros((inputs.shape[0], cell.units))
     states, tau_sys = [], []
     for t in range(inputs.shape[1]):
-        f = lambda state: activation(inputs[:, t] @ kernel + state @ recurrent + bias)  # noqa: E731
+        f = lambda state, t=t: activation(inputs[:, t] @ kernel + state @ recurrent + bias)  # noqa: E731
         tau_sys.append(1.0 / (1.0 / tau + f(x)))
         h = dt[:, t : t + 1] / cell.ode_unfolds
         for _ in range(cell.ode_unfolds):
@@ -153,7 +153,9 @@ def test_liquid_time_constants_match_numpy_reference(solver):
     assert tuple(tau_sys.shape) == (B, T, N)
     np.testing.assert_allclose(to_numpy(states), ref_states, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(to_numpy(tau_sys), ref_tau, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(to_numpy(layer(inputs, elapsed_time=dt)), to_numpy(states), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        to_numpy(layer(inputs, elapsed_time=dt)), to_numpy(states), rtol=1e-6, atol=1e-7
+    )
     np.testing.assert_allclose(to_numpy(liquid_time_constants(layer, inputs, dt)), to_numpy(tau_sys))
 
 
@@ -169,12 +171,16 @@ def test_liquid_time_constants_with_feature_time_backwards_and_initial_state():
 
     backwards = built_ltc(go_backwards=True)
     states, _ = state_and_time_constants(backwards, inputs, elapsed_time=0.3)
-    np.testing.assert_allclose(to_numpy(states), to_numpy(backwards(inputs, elapsed_time=0.3)), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        to_numpy(states), to_numpy(backwards(inputs, elapsed_time=0.3)), rtol=1e-6, atol=1e-7
+    )
 
     layer = built_ltc()
     start = np.full((B, N), 0.1, dtype="float32")
     states, _ = state_and_time_constants(layer, inputs, initial_state=start)
-    np.testing.assert_allclose(to_numpy(states), to_numpy(layer(inputs, initial_state=[start])), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        to_numpy(states), to_numpy(layer(inputs, initial_state=[start])), rtol=1e-6, atol=1e-7
+    )
     with pytest.raises(ValueError, match="rank 3"):
         liquid_time_constants(layer, inputs[0])
     with pytest.raises(ValueError, match="not built"):
@@ -495,7 +501,7 @@ def numpy_synaptic_trajectory(cell, inputs, dt):
         a_in = np.sum(sw * ss, axis=1)
         b_in = np.sum(sw * ss * g("sensory_erev"), axis=1)
 
-        def conductance_and_current(v):
+        def conductance_and_current(v, a_in=a_in, b_in=b_in):
             s = sigmoid(g("sigma") * (v[:, :, None] - g("mu")))  # (B, N_pre, N_post)
             conductance = gleak + cell.epsilon + a_in + np.sum(w * s, axis=1)
             current = gleak * g("vleak") + b_in + np.sum(w * s * g("erev"), axis=1)
@@ -539,7 +545,9 @@ def test_synaptic_liquid_time_constants_match_numpy_reference():
     inputs = rng.normal(size=(B, T, M)).astype("float32")
     dt = rng.uniform(0.1, 1.0, size=(B, T)).astype("float32")
     states, tau_sys = state_and_time_constants(layer, inputs, elapsed_time=dt)
-    ref_states, ref_tau = numpy_synaptic_trajectory(layer.cell, inputs.astype(np.float64), dt.astype(np.float64))
+    ref_states, ref_tau = numpy_synaptic_trajectory(
+        layer.cell, inputs.astype(np.float64), dt.astype(np.float64)
+    )
     np.testing.assert_allclose(to_numpy(states), ref_states, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(to_numpy(tau_sys), ref_tau, rtol=1e-4, atol=1e-6)
     result = check_bounds(layer, inputs * 1e5, elapsed_time=1e3)

@@ -95,9 +95,12 @@ def test_table_command(tmp_path, capsys):
             "learning_rate": 0.01, "solver": "fused", "unfolds": 6, "max_train_windows": None,
             "wall_time_s": 3.0, "history": []}
     lines = [
-        {**base, "task": "ozone", "model": "ltc", "seed": 0, "metric": "f1", "test_metric": 0.25, "run_key": "a"},
-        {**base, "task": "ozone", "model": "ltc", "seed": 1, "metric": "f1", "test_metric": 0.35, "run_key": "b"},
-        {**base, "task": "power", "model": "ltc", "seed": 0, "metric": "mse", "test_metric": 0.7, "run_key": "c"},
+        {**base, "task": "ozone", "model": "ltc", "seed": 0, "metric": "f1", "test_metric": 0.25,
+         "run_key": "a"},
+        {**base, "task": "ozone", "model": "ltc", "seed": 1, "metric": "f1", "test_metric": 0.35,
+         "run_key": "b"},
+        {**base, "task": "power", "model": "ltc", "seed": 0, "metric": "mse", "test_metric": 0.7,
+         "run_key": "c"},
     ]
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))

@@ -25,7 +25,8 @@ SAVE = textwrap.dedent(
     x = rng.normal(size=(4, 6, 3)).astype("float32")
     t = rng.uniform(0.1, 2.0, size=(4, 6)).astype("float32")
     model.save(sys.argv[1] + "/model.keras")
-    np.savez(sys.argv[1] + "/data.npz", x=x, t=t, y=keras.ops.convert_to_numpy(model.predict([x, t], verbose=0)))
+    y = keras.ops.convert_to_numpy(model.predict([x, t], verbose=0))
+    np.savez(sys.argv[1] + "/data.npz", x=x, t=t, y=y)
     """
 )
 

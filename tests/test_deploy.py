@@ -77,7 +77,8 @@ def assert_sequence_artefact_matches(run_sequence, model) -> None:
 @pytest.mark.backends
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_onnx_step_in_onnxruntime(name, tmp_path):
-    require("onnx", "onnxruntime", {"jax": "jax2onnx", "tensorflow": "tf2onnx", "torch": "onnxscript"}[BACKEND])
+    converter = {"jax": "jax2onnx", "tensorflow": "tf2onnx", "torch": "onnxscript"}[BACKEND]
+    require("onnx", "onnxruntime", converter)
     import onnxruntime
 
     model = MODELS[name]()
@@ -179,7 +180,9 @@ def test_bad_arguments_and_models_are_refused(tmp_path, monkeypatch):
         export(bidirectional, tmp_path / "m.stablehlo", format="stablehlo")
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a)
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a),
     )
     with pytest.raises(ImportError, match=r"needs onnxruntime.*pip install 'liquidtime\[deploy\]'"):
         export(model, tmp_path / "m.onnx", format="onnx")

@@ -214,7 +214,8 @@ def test_nan_loss_stops_training_and_the_best_weights_are_tested(occupancy, tmp_
 
 
 @pytest.mark.parametrize(
-    "name, metric, model", [("ozone", "f1", "cfc"), ("traffic", "mse", "ltc-dense"), ("smnist", "accuracy", "lstm")]
+    "name, metric, model",
+    [("ozone", "f1", "cfc"), ("traffic", "mse", "ltc-dense"), ("smnist", "accuracy", "lstm")],
 )
 def test_each_task_kind_trains_and_records_its_metric(name, metric, model, tmp_path):
     task = _synthetic(name)

@@ -45,7 +45,9 @@ def test_save_and_load_gives_identical_predictions(make_layer, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     restored = keras.saving.load_model(path)
-    np.testing.assert_array_equal(to_numpy(restored.predict(x, verbose=0)), to_numpy(model.predict(x, verbose=0)))
+    np.testing.assert_array_equal(
+        to_numpy(restored.predict(x, verbose=0)), to_numpy(model.predict(x, verbose=0))
+    )
 
 
 @pytest.mark.parametrize(

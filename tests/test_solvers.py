@@ -119,7 +119,9 @@ def test_dopri5_matches_solve_ivp():
 def test_dopri5_per_sequence_elapsed_time():
     dts = np.array([[0.5], [1.5], [0.0]])
     solver = Dopri5Solver(rtol=1e-8, atol=1e-10, max_steps=400)
-    result = solver.integrate(keras_field, ops.convert_to_tensor(X0, "float64"), ops.convert_to_tensor(dts), 1)
+    result = solver.integrate(
+        keras_field, ops.convert_to_tensor(X0, "float64"), ops.convert_to_tensor(dts), 1
+    )
     for i, dt in enumerate(dts[:, 0]):
         expected = solve_ivp_reference(X0[i : i + 1], dt) if dt > 0 else X0[i : i + 1]
         np.testing.assert_allclose(to_numpy(result.state)[i : i + 1], expected, rtol=1e-6, atol=1e-8)

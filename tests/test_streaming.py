@@ -112,7 +112,8 @@ def test_state_can_be_read_and_set():
     np.testing.assert_allclose(stream(stepper, x[:, :5], dt[:, :5])[-1], expected, atol=1e-6)
     stepper.state = saved
     np.testing.assert_allclose(stream(stepper, x[:, 5:], dt[:, 5:])[-1], rest[-1], atol=1e-7)
-    with pytest.raises(ValueError, match=r"argument `state`, expected arrays of shapes \[\(2, 6\), \(2, 6\)\]"):
+    message = r"argument `state`, expected arrays of shapes \[\(2, 6\), \(2, 6\)\]"
+    with pytest.raises(ValueError, match=message):
         stepper.state = [np.zeros((2, 6))]
 
 

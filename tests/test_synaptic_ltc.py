@@ -103,7 +103,7 @@ def numpy_synaptic_ltc(cell, x, dt, solver="fused"):
         def synapses(v):  # [b, j, i]: neuron j onto neuron i
             return p["w"] * mask * sigmoid(p["sigma"] * (v[:, :, None] - p["mu"]))
 
-        def dv_dt(v):
+        def dv_dt(v, g_sensory=g_sensory):
             current = p["gleak"] * (p["vleak"] - v) - eps * v
             current = current + np.sum(synapses(v) * (p["erev"] - v[:, None, :]), axis=1)
             current = current + np.sum(g_sensory * (p["sensory_erev"] - v[:, None, :]), axis=1)

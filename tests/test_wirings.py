@@ -126,7 +126,7 @@ def test_one_wiring_serves_several_input_sizes_without_mutation(name):
     np.testing.assert_array_equal(three.adjacency_matrix, wiring.adjacency_matrix)
     np.testing.assert_array_equal(five.adjacency_matrix, wiring.adjacency_matrix)
     with pytest.raises(ValueError, match="no input size yet"):
-        wiring.sensory_adjacency_matrix
+        _ = wiring.sensory_adjacency_matrix
 
 
 def test_matrices_are_read_only_int8_polarities():
@@ -300,7 +300,7 @@ def test_generated_matrices_are_checked():
             return np.full((self.units, self.units), 2)
 
     with pytest.raises(ValueError, match=r"Broken produced an adjacency matrix with values \[2\]"):
-        Broken(3).adjacency_matrix
+        _ = Broken(3).adjacency_matrix
 
 
 def test_custom_subclass_neuron_kinds_and_counts():

@@ -199,7 +199,9 @@ def _wiring(name: str, units: int, options: dict[str, Any]) -> Any:
         raise ValueError(
             f"Model {name!r} needs `output_size`, the number of motor neurons of its NCP wiring."
         )
-    return AutoNCP(units, options["output_size"], sparsity_level=options.get("sparsity_level", 0.5), seed=seed)
+    return AutoNCP(
+        units, options["output_size"], sparsity_level=options.get("sparsity_level", 0.5), seed=seed
+    )
 
 
 def make_rnn_layer(

@@ -62,8 +62,8 @@ class CTGRUCell(BaseCell):
     time, decays the slow traces much faster than their time scales say, and since
     ``ln tau_0 = ln 1 = 0`` its first factor is ``exp(-inf) = 0``: the fastest trace
     is zeroed at every step. The paper's CT-GRU numbers come from this version
-    (with ``per_trace_scales=True``); use it only to reproduce them. It requires ``min_timescale >= 1`` (otherwise
-    ``ln tau_k < 0`` and the factor exceeds 1).
+    (with ``per_trace_scales=True``); use it only to reproduce them. It requires
+    ``min_timescale >= 1`` (otherwise ``ln tau_k < 0`` and the factor exceeds 1).
 
     The state is the flattened ``(N, K)`` trace matrix (``state_size = N * K``,
     index ``n * K + k``); the output has N entries. The input-side matmuls of the

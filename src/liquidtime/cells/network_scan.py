@@ -15,11 +15,11 @@ steps (about 8, unrolled); each weight gradient is then one matmul over the chun
 ``steps x batch`` rows, which XLA:CPU runs at several times the rate of the
 per-step products (``V`` and ``R`` share one, and each bias rides along as a
 column of ones). The forward pass computes ``I V`` for a chunk in one matmul
-before stepping through it, and stores the pre-activations ``a_k`` and the heads; the backward pass re-evaluates ``phi`` and
-``update`` from them (elementwise work only). Chunks keep the temporaries small
-and cache-resident: on a 2-core CPU, with batch 128 and 256 steps, the pages a
-training step touches for the first time (each a page fault) fell from ~31,000 to
-~17,000 per step.
+before stepping through it, and stores the pre-activations ``a_k`` and the heads;
+the backward pass re-evaluates ``phi`` and ``update`` from them (elementwise work
+only). Chunks keep the temporaries small and cache-resident: on a 2-core CPU, with
+batch 128 and 256 steps, the pages a training step touches for the first time (each
+a page fault) fell from ~31,000 to ~17,000 per step.
 
 When only the last state is wanted (a layer without ``return_sequences``), the
 function returns that state alone and its backward pass starts from its cotangent,

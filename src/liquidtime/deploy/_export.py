@@ -259,7 +259,8 @@ def export(
         return filepath
     deployable = _Deployable(program, function)
     example = {
-        name: np.ones([1 if d is None else d for d in shape], dtype) for name, (shape, dtype) in signature.items()
+        name: np.ones([1 if d is None else d for d in shape], dtype)
+        for name, (shape, dtype) in signature.items()
     }
     deployable(example)
     input_signature = [

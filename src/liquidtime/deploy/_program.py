@@ -237,7 +237,9 @@ class StepProgram:
             if self._dry_run:
                 self.state_sizes.extend(sizes)
                 layer_states = cell.get_initial_state(batch_size=batch)
-                layer_states = list(layer_states) if isinstance(layer_states, (list, tuple)) else [layer_states]
+                layer_states = (
+                    list(layer_states) if isinstance(layer_states, (list, tuple)) else [layer_states]
+                )
             elif states is None:
                 layer_states = [ops.zeros((batch, size), dtype=self.compute_dtype) for size in sizes]
             else:

@@ -62,7 +62,9 @@ def compile_step(program: StepProgram, batch_size: int) -> Any:
                 outputs, new_states = step(tensors[:count], elapsed_time, tensors[count:])
                 return (*outputs, *new_states)
 
-        to_torch = lambda x: torch.from_numpy(np.asarray(x))
+        def to_torch(x):
+            return torch.from_numpy(np.asarray(x))
+
         arguments = (to_torch(examples[1]), *map(to_torch, examples[0]), *examples[2])
         with torch.no_grad():
             traced = torch.export.export(Step(program.model), arguments, strict=False).module()
