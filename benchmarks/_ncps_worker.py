@@ -45,7 +45,7 @@ def torch_model(spec: dict):
     """Returns ``(train_step, infer_step, versions)`` for an ncps.torch model."""
     import ncps
     import torch
-    from ncps.torch import CfC, LTC
+    from ncps.torch import LTC, CfC
 
     torch.manual_seed(0)
     if spec.get("threads"):
@@ -91,7 +91,7 @@ def keras_model(spec: dict):
     """Returns ``(train_step, infer_step, versions)`` for an ncps.keras model."""
     import keras
     import ncps
-    from ncps.keras import CfC, LTC
+    from ncps.keras import LTC, CfC
     from ncps.wirings import FullyConnected
 
     np.random.seed(0)  # as liquidtime's worker (keras.utils.set_random_seed imports TensorFlow)

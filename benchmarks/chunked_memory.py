@@ -100,11 +100,10 @@ def synthetic_series(steps: int):
 
 def run_one(args: argparse.Namespace) -> dict:
     """Worker: one configuration in this process."""
-    import liquidtime as lt  # first: selects the JAX backend unless KERAS_BACKEND is set
-
     import keras
     import numpy as np
 
+    import liquidtime as lt  # first: selects the JAX backend unless KERAS_BACKEND is set
     from liquidtime.training import ChunkedTrainer
 
     x, y = synthetic_series(args.steps) if args.synthetic else power_series(args.data, args.steps)

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import to_numpy
 from helpers import value_and_gradients
-from liquidtime.layers import CfC, LTC
+from liquidtime.layers import LTC, CfC
 from liquidtime.layers.ctrnn import CTRNN
 from liquidtime.training import ChunkedSequence, ChunkedTrainer, train_chunked
 

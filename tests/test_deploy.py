@@ -13,11 +13,11 @@ import importlib.util
 import keras
 import numpy as np
 import pytest
-from test_streaming import sequence_data, timed_model
 
 import liquidtime as lt
 from liquidtime.deploy import export
 from liquidtime.wirings import AutoNCP
+from test_streaming import sequence_data, timed_model
 
 BACKEND = keras.backend.backend()
 TOLERANCE = 1e-5

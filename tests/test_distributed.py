@@ -50,7 +50,7 @@ def _worker_data(seed=0):
 def _worker_model(case, probe=None):
     import keras
 
-    from liquidtime.layers import CfC, LTC
+    from liquidtime.layers import LTC, CfC
 
     keras.utils.set_random_seed(7)
     rnn = LTC(UNITS, ode_unfolds=3) if case == "ltc_sgd" else CfC(UNITS, backbone_units=8)
@@ -228,7 +228,6 @@ def _worker_mirrored(out: Path) -> None:
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras
 
     x, y = _worker_data()
     runs = {}

@@ -6,10 +6,10 @@ compiled loop, on every backend (these tests are rerun under TensorFlow and PyTo
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import liquidtime as lt
 
 pytestmark = pytest.mark.backends

@@ -8,12 +8,12 @@ import keras
 import numpy as np
 import pytest
 
+from liquidtime import models
 from liquidtime.cells.ctrnn import CTRNNCell
 from liquidtime.layers import LTC
 from liquidtime.layers.ctgru import CTGRU
 from liquidtime.layers.ctrnn import CTRNN
 from liquidtime.layers.node import NeuralODE
-from liquidtime import models
 from liquidtime.models import (
     MODEL_NAMES,
     PRESETS,

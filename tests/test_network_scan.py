@@ -9,17 +9,15 @@ for sequence lengths that take each path of the chunked backward pass.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "jax", reason="fused_scan is the JAX path"
 )
 
 from helpers import assert_gradients_match_finite_differences  # noqa: E402
-
 from liquidtime.cells import CfCCell  # noqa: E402
 from liquidtime.layers import CfC  # noqa: E402
 

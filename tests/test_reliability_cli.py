@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_data import write_occupancy
 
 from liquidtime.cli import main
 from liquidtime.data import load_task
 from liquidtime.experiments import checkpoints, records, tables
 from liquidtime.experiments.runner import RunConfig, TrainingDivergedError, train_run
+from test_data import write_occupancy
 
 TINY = ["--units", "4", "--max-train-windows", "32", "--batch-size", "16", "--progress", "epoch"]
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from liquidtime import data
+from liquidtime.data import MalformedDatasetError
 from test_data import (
     write_cheetah,
     write_gesture,
@@ -23,9 +26,6 @@ from test_data import (
     write_power,
     write_traffic,
 )
-
-from liquidtime import data
-from liquidtime.data import MalformedDatasetError
 
 _FIX = "correct the value or delete the line"
 

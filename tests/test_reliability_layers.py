@@ -10,8 +10,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
 
+from conftest import to_numpy
 from liquidtime import (
     CTGRU,
     CTRNN,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from liquidtime.cli.train import EXPECTED_ERRORS, HelpFormatter, fail
 from liquidtime.data.registry import task_names
+from liquidtime.experiments.ncps_runner import NCPS_MODELS
 from liquidtime.experiments.records import read_records
 from liquidtime.experiments.tables import markdown_report, markdown_table
-from liquidtime.experiments.ncps_runner import NCPS_MODELS
 from liquidtime.models import MODEL_NAMES
 
 _DESCRIPTION = """\

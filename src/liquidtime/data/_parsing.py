@@ -8,6 +8,7 @@ import io
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError

@@ -2,8 +2,8 @@
 
 from liquidtime.solvers.base import (
     FAILURE_POLICIES,
-    SolveResult,
     Solver,
+    SolveResult,
     SolverFailureError,
     SolverFailureWarning,
     VectorField,

@@ -16,8 +16,8 @@ from keras import ops
 
 from liquidtime.solvers.base import (
     FixedStepSolver,
-    SolveResult,
     Solver,
+    SolveResult,
     VectorField,
     register_solver,
     time_derivative,
