@@ -101,3 +101,23 @@ def test_cfc_backbone_dropout_uses_one_mask_per_sequence_inside_rnn():
         np.testing.assert_allclose(
             keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(expected), rtol=1e-6
         )
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: lt.LTC(4, dtype="float64"),
+        lambda: lt.LTC(lt.wirings.FullyConnected(4), dtype="float64"),
+        lambda: lt.CfC(4, dtype="float64"),
+        lambda: lt.CTRNN(4, dtype="float64"),
+        lambda: lt.CTRNN.liquid_neuron(4, dtype="float64"),
+        lambda: lt.NeuralODE(4, dtype="float64"),
+        lambda: lt.CTGRU(4, dtype="float64"),
+    ],
+    ids=["ltc-dense", "ltc-synaptic", "cfc", "ctrnn", "liquid-neuron", "node", "ctgru"],
+)
+def test_a_float64_layer_has_only_float64_weights(make):
+    layer = make()
+    layer.build((2, 3, 5))
+    assert layer.weights and {weight.dtype for weight in layer.weights} == {"float64"}

@@ -145,6 +145,7 @@ class NetworkODECell(ContinuousTimeCell, BackboneDropoutRNNHook):
             bias_constraint=self.bias_constraint,
             seed=seed,
             name="network",
+            dtype=self.dtype_policy,
         )
 
     def build_weights(self, input_dim: int) -> None:
