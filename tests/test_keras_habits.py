@@ -121,3 +121,25 @@ def test_a_float64_layer_has_only_float64_weights(make):
     layer = make()
     layer.build((2, 3, 5))
     assert layer.weights and {weight.dtype for weight in layer.weights} == {"float64"}
+
+
+@pytest.mark.parametrize("argument", ["dropout", "recurrent_dropout", "use_bias", "unit_forget_bias"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: lt.LTC(4, **kw),
+        lambda **kw: lt.LTC(lt.wirings.FullyConnected(4), **kw),
+        lambda **kw: lt.CfC(4, **kw),
+        lambda **kw: lt.CTRNN(4, **kw),
+        lambda **kw: lt.NeuralODE(4, **kw),
+        lambda **kw: lt.CTGRU(4, **kw),
+        lambda **kw: lt.LTC(4, mixed_memory=True, **kw),
+        lambda **kw: keras.layers.RNN(lt.CfCCell(4, **kw)),
+        lambda **kw: keras.layers.RNN(lt.LTCCell(4, **kw)),
+    ],
+    ids=["ltc-dense", "ltc-synaptic", "cfc", "ctrnn", "node", "ctgru", "mixed", "rnn-cfc", "rnn-ltc"],
+)
+def test_lstm_arguments_are_refused_with_what_to_use_instead(make, argument):
+    value = False if argument in ("use_bias", "unit_forget_bias") else 0.1
+    with pytest.raises(ValueError, match=rf"does not take the argument `{argument}` of keras\.layers"):
+        make(**{argument: value})

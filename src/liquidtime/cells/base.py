@@ -46,6 +46,7 @@ class BaseCell(keras.layers.Layer):
 
     def __init__(self, units: int, elapsed_time_as_feature: bool = False, **kwargs: Any):
         validation.positive_int("units", units)
+        validation.reject_keras_rnn_habits(type(self).__name__, kwargs)
         super().__init__(**kwargs)
         self.units = units
         self.elapsed_time_as_feature = bool(elapsed_time_as_feature)

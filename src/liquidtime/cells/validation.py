@@ -75,3 +75,43 @@ def backbone(units: Any, layers: Any, dropout: Any, *, units_required: bool) -> 
             "`backbone_units` (a positive integer), got None."
         )
     return positive_int("backbone_units", units), layers, dropout
+
+
+KERAS_RNN_HABITS: dict[str, str] = {
+    "dropout": (
+        "liquidtime layers do not drop their inputs: put keras.layers.Dropout(rate) (or "
+        "SpatialDropout1D) before the layer; the CfC, CT-RNN, Neural ODE and dense LTC also take "
+        "`backbone_dropout` for their backbone network"
+    ),
+    "recurrent_dropout": (
+        "dropping components of a continuous-time state would perturb the ODE it integrates; use "
+        "`backbone_dropout` (CfC, CT-RNN, Neural ODE, dense LTC) or keras.layers.Dropout between "
+        "layers"
+    ),
+    "use_bias": (
+        "the biases are terms of the cell's equation and always present (start one at zero with "
+        "its initializer, e.g. bias_initializer='zeros')"
+    ),
+    "unit_forget_bias": "liquidtime cells have no LSTM forget gate (mixed_memory=True adds an "
+    "LSTM memory, whose forget bias starts at 1 as Keras's)",
+    "recurrent_activation": "liquidtime cells have no gates with their own activation",
+    "reset_after": "liquidtime cells have no GRU reset gate",
+    "use_cudnn": "liquidtime layers have no cuDNN kernel",
+    "time_major": "liquidtime layers take (batch, time, features) inputs",
+}
+"""Arguments of ``keras.layers.LSTM``/``GRU`` that a continuous-time cell does not take, with
+what to use instead."""
+
+
+def reject_keras_rnn_habits(owner: str, kwargs: dict[str, Any]) -> None:
+    """Raises a ValueError naming the alternative when ``kwargs`` holds an LSTM/GRU argument.
+
+    Args:
+        owner: The class name, for the message.
+        kwargs: The constructor's remaining keyword arguments.
+    """
+    for name, advice in KERAS_RNN_HABITS.items():
+        if name in kwargs:
+            raise ValueError(
+                f"{owner} does not take the argument `{name}` of keras.layers.LSTM/GRU: {advice}."
+            )

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from liquidtime._backend_ops import checkpoint, scan
+from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
 from liquidtime.layers.checks import check_not_empty, check_stateful_batch
 from liquidtime.layers.elapsed_time import prepare_elapsed_time
@@ -346,6 +347,7 @@ class CellSequenceLayer(ContinuousTimeRNN):
 
     def __init__(self, units: Any, **kwargs: Any):
         cell_kwargs, layer_kwargs = split_cell_arguments(self.cell_class_for(units), kwargs)
+        validation.reject_keras_rnn_habits(type(self).__name__, layer_kwargs)
         cell = self.make_cell(units, cell_kwargs, layer_kwargs.get("dtype"))
         super().__init__(cell, **layer_kwargs)
 
