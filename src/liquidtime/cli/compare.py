@@ -10,6 +10,7 @@ import time
 from liquidtime.cli.train import (
     EXPECTED_ERRORS,
     HelpFormatter,
+    add_config_argument,
     add_data_arguments,
     add_output_arguments,
     add_training_arguments,
@@ -19,11 +20,11 @@ from liquidtime.cli.train import (
     positive_int,
 )
 from liquidtime.experiments.campaign import run_configs
-from liquidtime.experiments.plots import plot_learning_curves
+from liquidtime.experiments.ncps_runner import NCPS_MODELS
+from liquidtime.experiments.plots import X_AXES, plot_learning_curves
 from liquidtime.experiments.records import RESULTS_FILE, check_output_dir
 from liquidtime.experiments.runner import solver_models
 from liquidtime.experiments.tables import markdown_table
-from liquidtime.experiments.ncps_runner import NCPS_MODELS
 from liquidtime.models import MODEL_NAMES, UNAVAILABLE_MODELS
 from liquidtime.training.distributed import add_distribution_arguments, configure_distribution
 
@@ -38,7 +39,8 @@ and plot the learning curves.
 
 Outputs in --output: {RESULTS_FILE} (one record per run), {TABLE_FILE} (the table
 of this comparison), {PLOT_FILE} (training loss and validation metric per
-epoch; mean over seeds with a min-max band) and checkpoints/. With --resume,
+epoch, or over wall time with --plot-x time; mean over seeds with a min-max
+band; a star marks each run's test metric at its best epoch) and checkpoints/. With --resume,
 runs already finished in --output are reused and unfinished ones continue from
 their checkpoints. --solver and --unfolds apply to the models that have an ODE
 solver only.
@@ -98,8 +100,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="runs trained at once in worker processes (not with --data-parallel)")
     add_training_arguments(parser)
     add_output_arguments(parser)
+    parser.add_argument("--plot-x", choices=X_AXES, default="epoch",
+                        help=f"x axis of {PLOT_FILE}: 'epoch' (seeds averaged) or 'time' (each "
+                             "run over its cumulative wall time in seconds)")
     add_distribution_arguments(parser)
-    parser.set_defaults(func=run)
+    add_config_argument(parser, run)
     return parser
 
 
@@ -136,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     table = markdown_table(records)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / TABLE_FILE).write_text(table)
-    plot = plot_learning_curves(records, args.output / PLOT_FILE)
+    plot = plot_learning_curves(records, args.output / PLOT_FILE, x=args.plot_x)
     print()
     print(table)
     print(f"Wall time {time.perf_counter() - started:.1f} s. Wrote {args.output / RESULTS_FILE}, "

@@ -9,12 +9,20 @@ result record per run. The option helpers here are shared with ``compare``.
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import keras
+import tomllib
 
 from liquidtime.data import DatasetNotFoundError, MalformedDatasetError
 from liquidtime.data.registry import TASKS, task_names
+from liquidtime.experiments.ncps_runner import NCPS_MODELS
 from liquidtime.experiments.records import RESULTS_FILE
 from liquidtime.experiments.runner import (
     PAPER_COUNTERPART,
@@ -24,7 +32,6 @@ from liquidtime.experiments.runner import (
     parse_layer_option,
     train_run,
 )
-from liquidtime.experiments.ncps_runner import NCPS_MODELS
 from liquidtime.models import MODEL_NAMES, PRESETS
 from liquidtime.solvers import SOLVERS
 from liquidtime.training.distributed import add_distribution_arguments, configure_distribution
@@ -83,11 +90,23 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if any(action.default is value for value in (None, False, argparse.SUPPRESS)) or (
+        default = action.default.value if isinstance(action.default, _Unset) else action.default
+        if any(default is value for value in (None, False, argparse.SUPPRESS)) or (
             "default" in text
         ):
             return text
         return text + " (default: %(default)s)"
+
+
+class _Unset:
+    """The default of an option left out on the command line, told apart from a value
+    given there, so that ``--config`` fills in only what the command line left out."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 def positive_int(text: str) -> int:
@@ -187,6 +206,185 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                             "else 'epoch'")
 
 
+def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--tensorboard``, ``--csv``: Keras's ``TensorBoard`` and ``CSVLogger`` callbacks."""
+    group = parser.add_argument_group("logging (Keras callbacks; epochs counted from 0 as in Keras)")
+    group.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
+                       help="write TensorBoard logs (per epoch: loss, val_<metric>) to "
+                            "DIR/<run>; needs tensorflow and tensorboard installed")
+    group.add_argument("--csv", type=Path, default=None, metavar="FILE",
+                       help="write one CSV row per epoch (epoch, loss, val_<metric>) to FILE; "
+                            "with --resume the rows are appended")
+
+
+def logging_callbacks(args: argparse.Namespace, run_name: str) -> list[keras.callbacks.Callback]:
+    """The ``TensorBoard`` and ``CSVLogger`` callbacks that ``--tensorboard`` and ``--csv`` ask for.
+
+    Args:
+        args: The parsed options (``tensorboard``, ``csv``, ``resume``).
+        run_name: The run's name (:attr:`RunConfig.run_name`): its TensorBoard folder.
+
+    Returns:
+        The callbacks, none without those options.
+
+    Raises:
+        ValueError: If ``--tensorboard`` is given and TensorFlow or TensorBoard is not
+            installed.
+    """
+    callbacks: list[keras.callbacks.Callback] = []
+    if args.tensorboard is not None:
+        missing = [name for name in ("tensorflow", "tensorboard")
+                   if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ValueError(
+                f"--tensorboard needs TensorFlow and TensorBoard (Keras's TensorBoard callback "
+                f"writes with tf.summary), but {' and '.join(missing)} is not installed: "
+                f"pip install {' '.join(missing)}, or leave out --tensorboard."
+            )
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(args.tensorboard / run_name)))
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        callbacks.append(keras.callbacks.CSVLogger(str(args.csv), append=args.resume))
+    return callbacks
+
+
+def add_config_argument(
+    parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]
+) -> None:
+    """Adds ``--config FILE`` to a command whose options are all added, and sets ``func``.
+
+    FILE is TOML (or YAML, ``.yaml``/``.yml``, with PyYAML installed): a table whose
+    keys are the command's long options without the dashes, written with dashes or
+    underscores (``learning-rate = 0.01``, ``batch_size = 16``, ``resume = true``,
+    ``layer-option = ["positivity=softplus"]``). Options given on the command line
+    win over the file; unknown keys and bad values stop the command with exit code 2.
+
+    Args:
+        parser: The command's parser, every option already added.
+        run: The command's function, called with the merged options.
+    """
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help="read options from a TOML file (YAML: .yaml/.yml, needs PyYAML); "
+                             "keys are the long options (dashes or underscores), e.g. "
+                             "'epochs = 20'; the command line wins over the file")
+    actions: dict[str, argparse.Action] = {}
+    required = []
+    for action in parser._actions:
+        if not action.option_strings or action.dest in ("help", "config"):
+            continue
+        if action.required:  # may come from --config instead; checked once merged
+            action.required = False
+            action.help = (action.help or "") + " (required, here or in --config)"
+            required.append(action)
+        # An append option starts from None (argparse copies the default list).
+        action.default = None if isinstance(action.default, list) else _Unset(action.default)
+        for option in action.option_strings:
+            if option.startswith("--"):
+                actions[option[2:]] = action
+    parser.set_defaults(
+        func=functools.partial(_run_with_config, parser, actions, required, run)
+    )
+
+
+def _run_with_config(
+    parser: argparse.ArgumentParser,
+    actions: dict[str, argparse.Action],
+    required: list[argparse.Action],
+    run: Callable[[argparse.Namespace], int],
+    args: argparse.Namespace,
+) -> int:
+    """Fills the options left out on the command line from ``--config`` (or their
+    defaults), checks the required ones, and calls ``run``."""
+    from_file: dict[str, Any] = {}
+    keys: dict[str, str] = {}
+    if args.config is not None:
+        for key, value in _read_config_file(parser, args.config).items():
+            action = actions.get(str(key).replace("_", "-"))
+            if action is None:
+                parser.error(
+                    f"unknown key {key!r} in --config {args.config}; the keys are the long "
+                    f"options: {', '.join(sorted(actions))}"
+                )
+            if action.dest in keys:
+                parser.error(f"keys {keys[action.dest]!r} and {key!r} in --config "
+                             f"{args.config} set the same option")
+            keys[action.dest] = key
+            from_file[action.dest] = _value_from_file(parser, action, key, value, args.config)
+    for action in dict.fromkeys(actions.values()):
+        value = getattr(args, action.dest)
+        if value is None and action.default is None:  # an append option left out
+            setattr(args, action.dest, from_file.get(action.dest, []))
+        elif isinstance(value, _Unset):
+            default = value.value
+            if isinstance(default, str) and action.type is not None:
+                default = action.type(default)
+            setattr(args, action.dest, from_file.get(action.dest, default))
+    missing = ["/".join(action.option_strings) for action in required
+               if getattr(args, action.dest) is None]
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
+    return run(args)
+
+
+def _read_config_file(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
+    """The table of a TOML or YAML ``--config`` file; a usage error if it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        parser.error(f"cannot read --config {path}: {error.strerror}")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            parser.error(f"reading the YAML file --config {path} needs PyYAML "
+                         "(pip install pyyaml); or write it as TOML")
+        try:
+            table = yaml.safe_load(data)
+        except yaml.YAMLError as error:
+            parser.error(f"--config {path} is not valid YAML: {error}")
+        table = {} if table is None else table
+    else:
+        try:
+            table = tomllib.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            parser.error(f"--config {path} is not valid TOML: {error}")
+    if not isinstance(table, dict):
+        parser.error(f"--config {path} must hold a table of options (key = value), "
+                     f"got a {type(table).__name__}")
+    return table
+
+
+def _value_from_file(
+    parser: argparse.ArgumentParser, action: argparse.Action, key: str, value: Any, path: Path
+) -> Any:
+    """``value`` of ``key`` in the config file, converted and checked as the command line's."""
+    where = f"{key} = {value!r} in --config {path}"
+    if action.nargs == 0:  # a flag
+        if not isinstance(value, bool):
+            parser.error(f"{where}: expected true or false")
+        return action.const if value else action.default.value
+    if action.default is None:  # an append option (see add_config_argument)
+        items = value if isinstance(value, list) else [value]
+        return [_scalar_from_file(parser, action, item, where) for item in items]
+    if isinstance(value, list):  # a comma-separated option such as --models
+        value = ",".join(str(item) for item in value)
+    return _scalar_from_file(parser, action, value, where)
+
+
+def _scalar_from_file(
+    parser: argparse.ArgumentParser, action: argparse.Action, value: Any, where: str
+) -> Any:
+    if isinstance(value, (bool, dict, list)) or value is None:
+        parser.error(f"{where}: expected a single value as on the command line")
+    try:
+        converted = action.type(str(value)) if action.type is not None else str(value)
+    except (argparse.ArgumentTypeError, TypeError, ValueError) as error:
+        parser.error(f"{where}: {error}")
+    if action.choices is not None and converted not in action.choices:
+        parser.error(f"{where}: invalid choice (choose from {', '.join(map(str, action.choices))})")
+    return converted
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Adds the ``train`` sub-command to ``subparsers`` and returns its parser."""
     parser = subparsers.add_parser(
@@ -205,6 +403,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="seed of the initial weights, the wiring and the epoch order")
     add_training_arguments(parser)
     add_output_arguments(parser)
+    add_logging_arguments(parser)
     parser.add_argument("--restart", action="store_true",
                         help="delete this run's checkpoint in --output first and train from "
                              "scratch (for a damaged checkpoint); not with --resume")
@@ -215,7 +414,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="also save the best-validation model as "
                              "checkpoints/<run>/best.keras")
     add_distribution_arguments(parser)
-    parser.set_defaults(func=run)
+    add_config_argument(parser, run)
     return parser
 
 
@@ -258,9 +457,11 @@ def run(args: argparse.Namespace) -> int:
     """Trains the run described by ``args``; returns an exit code."""
     try:
         config = config_from_args(args, args.model, args.seed)
+        callbacks = logging_callbacks(args, config.run_name)
         configure_distribution(args)
         train_run(
             config,
+            callbacks=callbacks,
             data_dir=args.data_dir,
             output_dir=args.output,
             resume=args.resume,

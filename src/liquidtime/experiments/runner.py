@@ -1,7 +1,10 @@
 """One training run with the LTC paper's protocol (Algorithm 2: BPTT with Adam).
 
 :func:`train_run` loads a task, builds a model by name
-(:func:`liquidtime.models.build_model`), and trains it epoch by epoch:
+(:func:`liquidtime.models.build_model`), and trains it with one Keras ``fit``
+over all epochs, the per-epoch work below done by callbacks (so that callbacks
+of the caller, such as ``EarlyStopping``, ``CSVLogger`` or ``TensorBoard``, see
+Keras's epoch numbers and the validation metric as ``logs["val_<metric>"]``):
 
 * each epoch visits the training windows in the order :func:`epoch_order`
   (a permutation drawn from ``(seed, epoch)``, the last incomplete batch
@@ -9,7 +12,8 @@
 * after each epoch (and once before training, "epoch 0") the validation metric
   is computed; the weights of the best validation epoch (higher accuracy/F1,
   lower MSE) are kept and restored for the test;
-* training stops early only on a NaN or infinite loss (with
+* training stops early only on a NaN or infinite loss, or when a callback of the
+  caller stops it (with
   ``record_untrained_nan=False`` a loss that is not finite in the first epoch
   raises :class:`TrainingDivergedError` instead: no record of untrained weights);
 * a checkpoint (model and optimizer variables, best weights, history) is written
@@ -20,7 +24,8 @@
 * the output folder and the batch size are checked before the first epoch, one
   process at a time trains a run (:func:`~liquidtime.experiments.checkpoints.run_lock`),
   and Ctrl-C (SIGINT) stops at the next batch boundary and raises
-  ``KeyboardInterrupt`` there, the last finished epoch checkpointed.
+  ``KeyboardInterrupt`` at the end of that epoch, before any callback of the
+  caller sees it, the last finished epoch checkpointed.
 
 Loss: cross-entropy on logits for classification (ozone: each step's term
 weighted by the task's class weights 0.1/1.6, then averaged over all steps),
@@ -378,6 +383,57 @@ def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
     return np.asarray(outputs)[:count]
 
 
+class _EpochBatches(keras.utils.PyDataset):
+    """The training batches of every epoch from ``first_epoch`` on, as one stream for ``fit``.
+
+    Batch ``i`` of the stream is batch ``i % batches_per_epoch`` of epoch
+    ``first_epoch + i // batches_per_epoch`` in the order :func:`epoch_order`: the
+    stream has no length (``num_batches`` is None) and ``fit`` takes
+    ``steps_per_epoch=batches_per_epoch``. Each batch is a function of its index
+    alone, so a prefetching adapter (``tf.data`` on TensorFlow, one batch ahead on
+    accelerators) can read ahead across an epoch boundary. Floating arrays are
+    cast to ``keras.config.floatx()`` as ``fit`` does with arrays.
+
+    Args:
+        task: The task; its training windows, labels.
+        seed: The run's seed.
+        batch_size: Batch size.
+        sample_weight: Per-window loss weights (ozone), or None.
+        first_epoch: The epoch of the stream's first batch, counted from 1.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        seed: int,
+        batch_size: int,
+        sample_weight: np.ndarray | None,
+        first_epoch: int,
+    ):
+        super().__init__()
+        arrays = [task.x_train, task.y_train] + ([] if sample_weight is None else [sample_weight])
+        self.arrays = [
+            array.astype(keras.config.floatx(), copy=False)
+            if np.issubdtype(array.dtype, np.floating) else array
+            for array in arrays
+        ]
+        self.seed, self.batch_size, self.first_epoch = seed, batch_size, first_epoch
+        self.batches_per_epoch = len(task.x_train) // batch_size
+        self._order: tuple[int, np.ndarray] | None = None
+
+    @property
+    def num_batches(self) -> None:
+        return None
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+        epoch = self.first_epoch + index // self.batches_per_epoch
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, epoch_order(self.seed, epoch, len(self.arrays[0]), self.batch_size))
+        start = (index % self.batches_per_epoch) * self.batch_size
+        rows = self._order[1][start : start + self.batch_size]
+        return tuple(array[rows] for array in self.arrays)
+
+
 class TrainingDivergedError(RuntimeError):
     """The training loss was not finite before the first epoch finished."""
 
@@ -477,7 +533,17 @@ def train_run(
         progress: One of :data:`PROGRESS_MODES`.
         task: The already loaded task (its name and protocol must match
             ``config``), to skip loading it again.
-        callbacks: Extra Keras callbacks passed to each epoch's ``fit``.
+        callbacks: Extra Keras callbacks of the run's ``fit``. They run after the
+            runner's own, so the epoch logs they get hold the mean training
+            ``loss`` and the validation metric under Keras's name ``val_<metric>``
+            (``val_accuracy``, ``val_mse``, ``val_f1``; NaN after a NaN loss), so
+            ``EarlyStopping(monitor="val_accuracy", mode="max")`` works and
+            ``CSVLogger``/``TensorBoard`` file it as validation; epochs are counted as
+            Keras does, from 0 (the history's epoch ``k`` is Keras's ``k - 1``),
+            and a resumed run continues the count (``initial_epoch``). A callback
+            that stops training (``EarlyStopping``) ends the run after the
+            current epoch, which is checkpointed and recorded; its own state is
+            not checkpointed, so after a resume it starts afresh.
         save_model: Also save the best-validation model as
             ``checkpoints/<run_name>/best.keras``.
         log: Where progress lines go (default ``print``).
@@ -512,6 +578,11 @@ def train_run(
         raise ValueError(
             "Received an invalid combination of arguments `resume` and `restart`: `restart` "
             "trains from scratch, `resume` continues the checkpoint; pass one of them."
+        )
+    if callbacks and config.model in NCPS_MODELS:
+        raise ValueError(
+            f"Received an invalid value for argument `callbacks`: model {config.model!r} is "
+            "ncps's PyTorch model, trained by a loop without Keras callbacks; pass none."
         )
     output_dir = records.check_output_dir(output_dir)
     run_dir = output_dir / "checkpoints" / config.run_name
@@ -583,7 +654,7 @@ def _train_locked(
         return _train_keras(
             config, task, run_dir=run_dir, output_dir=output_dir, resume=resume, mode=mode,
             say=say, started=started, load_time=load_time, data_dir=data_dir,
-            callbacks=[interrupt, *callbacks], save_model=save_model,
+            callbacks=callbacks, save_model=save_model,
             record_untrained_nan=record_untrained_nan, interrupt=interrupt,
         )
 
@@ -611,7 +682,6 @@ def _train_keras(
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=make_loss(task))
     solver, unfolds = _effective_solver(model)
     weights = sample_weights(task, task.y_train)
-    higher = task.higher_is_better
 
     state: dict[str, Any] = {
         "settings": config.settings(),
@@ -661,25 +731,14 @@ def _train_keras(
 
     if not resumed:
         validate(0, None)
-    nan_stop = keras.callbacks.TerminateOnNaN()
-    epoch = state["epochs_done"]
-    while epoch < config.epochs and not state["stopped_on_nan"]:
-        interrupt.check()
-        epoch += 1
-        order = epoch_order(config.seed, epoch, len(task.x_train), config.batch_size)
-        history = model.fit(
-            task.x_train[order],
-            task.y_train[order],
-            sample_weight=None if weights is None else weights[order],
-            batch_size=config.batch_size,
-            epochs=1,
-            shuffle=False,
-            verbose=1 if mode == "bar" else 0,
-            callbacks=[nan_stop, *callbacks],
-        )
+    valid_key = f"val_{task.metric}"
+
+    def end_epoch(index: int, logs: dict[str, Any]) -> None:
+        """Validation, best weights, history and checkpoint after Keras's epoch ``index``."""
         interrupt.check()  # an interrupted epoch is not checkpointed: resume repeats it
-        loss = float(history.history["loss"][-1])
-        if model.stop_training or not math.isfinite(loss):
+        epoch = index + 1
+        loss = float(logs["loss"])
+        if not math.isfinite(loss):  # TerminateOnNaN stopped within this epoch
             if not record_untrained_nan and not any(
                 entry["loss"] is not None for entry in state["history"]
             ):
@@ -693,12 +752,38 @@ def _train_keras(
             state["history"].append(
                 {"epoch": epoch, "loss": None, "valid": None, "elapsed_s": round(elapsed(), 3)}
             )
+            logs[valid_key] = math.nan
             say(f"  epoch {epoch:>3}/{config.epochs}  loss is NaN: training stopped")
         else:
             validate(epoch, loss)
+            logs[valid_key] = state["history"][-1]["valid"]
         state["epochs_done"] = epoch
         state["elapsed_s"] = elapsed()
         checkpoints.save_checkpoint(run_dir, model, best_values, state)
+
+    interrupt.check()
+    if state["epochs_done"] < config.epochs and not state["stopped_on_nan"]:
+        batches = _EpochBatches(
+            task, config.seed, config.batch_size, weights, first_epoch=state["epochs_done"] + 1
+        )
+        runner_callbacks: list[keras.callbacks.Callback] = [
+            interrupt,
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.LambdaCallback(
+                on_epoch_begin=lambda index, logs: interrupt.check(), on_epoch_end=end_epoch
+            ),
+        ]
+        if mode == "bar":  # before the runner's line, so that the bar ends first
+            runner_callbacks.insert(0, keras.callbacks.ProgbarLogger())
+        model.fit(
+            batches,
+            epochs=config.epochs,
+            initial_epoch=state["epochs_done"],
+            steps_per_epoch=batches.batches_per_epoch,
+            shuffle=False,
+            verbose=1 if mode == "bar" else 0,
+            callbacks=[*runner_callbacks, *callbacks],
+        )
     interrupt.check()
 
     if best_values is not None:
