@@ -87,7 +87,8 @@ PAPER_COUNTERPART: dict[str, str] = {
 }
 """Whose learning rate of the paper each model gets by default: the LTC's (0.01, or
 0.005 for occupancy and smnist) for the LTC variants, the baselines' 0.001 for the
-rest (also for a model missing here). CfC is not in the paper; with the LTC's rate its training loss rose again
+rest (also for a model missing here). CfC is not in the paper; with the LTC's rate its training loss
+rose again
 within three epochs on occupancy, so it gets the baselines' rate."""
 
 PROGRESS_MODES = ("auto", "bar", "epoch", "none")
@@ -327,7 +328,8 @@ def sample_weights(task: Task, labels: np.ndarray) -> np.ndarray | None:
 def build_run_model(config: RunConfig, task: Task) -> keras.Model:
     """The model of a run: the factory's model with the run's overrides.
 
-    The wirings (``ltc``'s fully connected one, the NCPs) are seeded by the run's seed; the paper clipped the Neural
+    The wirings (``ltc``'s fully connected one, the NCPs) are seeded by the run's seed; the paper
+    clipped the Neural
     ODE's state at ``task.defaults.node_state_clip`` (traffic, power), which the
     ``paper`` preset reproduces.
     """
@@ -455,7 +457,8 @@ class _InterruptAtBatchBoundary(keras.callbacks.Callback):
 
     A ``KeyboardInterrupt`` raised wherever the signal lands can leave JAX or XLA
     mid-computation: the interpreter then crashed at exit with a segmentation
-    fault, or the interrupt was lost inside Keras and training went on. While :meth:`installed`, the first SIGINT only sets
+    fault, or the interrupt was lost inside Keras and training went on. While :meth:`installed`, the
+    first SIGINT only sets
     :attr:`requested`; ``fit`` stops after the running batch and the runner
     raises ``KeyboardInterrupt`` at a point of its own (:meth:`check`). A second
     SIGINT raises at once.
