@@ -188,7 +188,7 @@ def train_ncps_run(
         The result record.
     """
     from liquidtime.experiments.runner import _format_metric as format_metric
-    from liquidtime.experiments.runner import epoch_order, sample_weights
+    from liquidtime.experiments.runner import epoch_order, initial_state, sample_weights
 
     torch, ncps = import_ncps()
     torch.set_num_threads(TORCH_THREADS)
@@ -196,17 +196,7 @@ def train_ncps_run(
     checkpoint_path = run_dir / CHECKPOINT_FILE
     model = build_ncps_model(config.model, task, config.units, config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=ADAM_EPSILON)
-    state: dict[str, Any] = {
-        "settings": config.settings(),
-        "seed": config.seed,
-        "epochs_done": 0,
-        "best_metric": None,
-        "best_epoch": None,
-        "history": [],
-        "elapsed_s": 0.0,
-        "segments": 0,
-        "stopped_on_nan": False,
-    }
+    state = initial_state(config)
     best_weights: dict[str, Any] | None = None
     resumed = resume and checkpoint_path.is_file()
     if resumed:

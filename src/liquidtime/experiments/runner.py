@@ -284,6 +284,21 @@ def _check_layer_options(model: str, options: tuple[tuple[str, str], ...]) -> No
         ) from error
 
 
+def initial_state(config: RunConfig) -> dict[str, Any]:
+    """The training state a run starts from (and its checkpoint stores): no epoch done yet."""
+    return {
+        "settings": config.settings(),
+        "seed": config.seed,
+        "epochs_done": 0,
+        "best_metric": None,
+        "best_epoch": None,
+        "history": [],
+        "elapsed_s": 0.0,
+        "segments": 0,
+        "stopped_on_nan": False,
+    }
+
+
 def epoch_order(seed: int, epoch: int, num_windows: int, batch_size: int) -> np.ndarray:
     """The training windows of one epoch, in order: a permutation drawn from
     ``RandomState([seed, epoch])`` with the last incomplete batch dropped.
@@ -686,17 +701,7 @@ def _train_keras(
     solver, unfolds = _effective_solver(model)
     weights = sample_weights(task, task.y_train)
 
-    state: dict[str, Any] = {
-        "settings": config.settings(),
-        "seed": config.seed,
-        "epochs_done": 0,
-        "best_metric": None,
-        "best_epoch": None,
-        "history": [],
-        "elapsed_s": 0.0,
-        "segments": 0,
-        "stopped_on_nan": False,
-    }
+    state = initial_state(config)
     best_values: list[np.ndarray] | None = None
     resumed = False
     if resume and checkpoints.has_checkpoint(run_dir):
