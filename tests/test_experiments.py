@@ -239,7 +239,7 @@ def test_record_holds_every_hyperparameter_metrics_time_and_versions(occupancy, 
     assert line == json.loads(json.dumps(records._jsonable(record)))
     expected = {
         "task": "occupancy", "protocol": "corrected", "model": "ltc-dense", "seed": 0,
-        "preset": "paper", "units": 4, "epochs": 1, "epochs_run": 1, "batch_size": 16,
+        "preset": "default", "units": 4, "epochs": 1, "epochs_run": 1, "batch_size": 16,
         "learning_rate": 0.005, "optimizer": "adam", "solver": "euler", "unfolds": 2,
         "max_train_windows": 64, "train_windows": 64, "metric": "accuracy", "backend": "jax",
     }
@@ -312,6 +312,50 @@ def test_table_notes_diverged_runs():
     table = tables.markdown_table(fakes)
     assert "0.500 (1 seed)" in table and "NaN stop in 1 run(s)" in table
     assert "1 run(s) without a finite test metric" in table
+
+
+def _seeds(task, model, values, **extra):
+    """One record per value, seeds 0, 1, ...; run keys distinct per preset and options."""
+    fakes = [_fake(task, model, seed, value, **extra) for seed, value in enumerate(values)]
+    for fake in fakes:
+        fake["run_key"] += f"-{fake['preset']}-{fake.get('layer_options')}"
+    return fakes
+
+
+def test_ncps_comparison_signs_by_the_metric_and_judges_by_the_pooled_std():
+    fakes = (
+        _seeds("traffic", "ltc", [0.10, 0.12])  # mean 0.11, std 0.01
+        + _seeds("traffic", "ltc", [0.20, 0.20], preset="default")
+        + _seeds("traffic", "ncps-ltc", [0.14, 0.16])  # mean 0.15, std 0.01
+        + _seeds("occupancy", "ltc", [0.90, 0.92])
+        + _seeds("occupancy", "ncps-ltc", [0.95])
+    )
+    table = tables.ncps_comparison_table(fakes)
+    # MSE: lower is better, so ours leads by 0.04 > pooled std 0.01 (paper preset) ...
+    assert "| traffic (mse) | paper | 0.110 ± 0.010 (2) | 0.150 ± 0.010 (2) | +0.040 | 0.010 | ahead |" in table
+    # ... and trails by 0.05 > sqrt((0 + 0.01^2) / 2) with the default preset.
+    assert "| traffic (mse) | default | 0.200 ± 0.000 (2) | 0.150 ± 0.010 (2) | -0.050 | 0.007 | behind |" in table
+    # Accuracy in percent, higher is better; one ncps seed gives no verdict.
+    assert "| occupancy (accuracy %) | paper | 91.00 ± 1.00 (2) | 95.00 (1) | -4.00 |" in table
+    assert "too few seeds to judge" in table
+    within = _seeds("traffic", "ltc", [0.10, 0.12]) + _seeds("traffic", "ncps-ltc", [0.11, 0.13])
+    assert "within the spread" in tables.ncps_comparison_table(within)
+    assert tables.ncps_comparison_table(_seeds("traffic", "ltc", [0.1])) == ""
+
+
+def test_ablation_table_compares_each_option_with_its_preset():
+    option = '{"positivity": "softplus"}'
+    fakes = (
+        _seeds("traffic", "ltc", [0.10, 0.12])
+        + _seeds("traffic", "ltc", [0.08, 0.08], layer_options=option)
+        + _seeds("traffic", "ltc", [0.3], preset="default", layer_options='{"positivity": "clip"}')
+    )
+    table = tables.ablation_table(fakes)
+    assert '| traffic (mse) | paper | `positivity="softplus"` | 0.080 ± 0.000 (2) | 0.110 ± 0.010 (2) | +0.030 |' in table
+    assert "clip" not in table  # no base row for the default preset
+    assert tables.ablation_table(_seeds("traffic", "ltc", [0.1])) == ""
+    report = tables.markdown_report(fakes, "liquidtime table --report")
+    assert "## LTC ablations" in report and "## Our LTC beside" not in report
 
 
 def test_records_round_trip_and_errors(tmp_path):

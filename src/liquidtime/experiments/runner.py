@@ -143,7 +143,8 @@ class RunConfig:
         model: A model name (:data:`liquidtime.models.MODEL_NAMES`).
         seed: Seed of the weight initialisation, the wiring and the epoch order.
         protocol: ``"corrected"`` or ``"original"`` (see ``docs/data.md``).
-        preset: ``"paper"`` (the original code's model settings) or ``"default"``.
+        preset: ``"default"`` (the layers' own defaults) or ``"paper"`` (the
+            original code's model settings).
         units: Hidden units (paper: 32).
         epochs: Number of epochs (paper: 200).
         batch_size: Training batch size (paper: 16; person 64).
@@ -164,7 +165,7 @@ class RunConfig:
     model: str
     seed: int = 0
     protocol: str = "corrected"
-    preset: str = "paper"
+    preset: str = "default"
     units: int | None = None
     epochs: int | None = None
     batch_size: int | None = None

@@ -282,6 +282,135 @@ def environment_summary(records: Iterable[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _improvement(row: ResultRow, mean: float) -> float:
+    """How much ``row``'s mean improves on ``mean``: positive when better (lower for MSE)."""
+    return mean - row.mean if row.unit == "mse" else row.mean - mean
+
+
+def _pooled_std(first: ResultRow, second: ResultRow) -> float:
+    """``sqrt((s1^2 + s2^2) / 2)``, the two rows' standard deviations pooled (equal weights)."""
+    return math.sqrt((first.std**2 + second.std**2) / 2.0)
+
+
+def _signed(value: float, unit: str) -> str:
+    return f"{value:+.{_decimals(unit)}f}"
+
+
+def _seeds_text(row: ResultRow) -> str:
+    count = len(row.values)
+    return format_mean_std(row.mean, row.std if count > 1 else None, row.unit) + f" ({count})"
+
+
+def _plain_rows(rows: list[ResultRow], model: str) -> dict[tuple, list[ResultRow]]:
+    """Rows of ``model`` without layer options, by (task, protocol, epochs)."""
+    found: dict[tuple, list[ResultRow]] = {}
+    for row in rows:
+        if row.model == model and not row.settings.get("layer_options") and row.values:
+            found.setdefault((row.task, row.protocol, row.epochs), []).append(row)
+    return found
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` with its floats to 4 significant digits (for display)."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
+
+
+def ncps_comparison_table(records: Iterable[dict[str, Any]]) -> str:
+    """Our LTC under each preset beside ncps's LTC trained under the same protocol.
+
+    For every task, protocol and epoch count with an ``ncps-ltc`` row, each
+    ``ltc`` row without layer options is compared with it: the difference of the
+    means, signed so that positive means ours is better (higher accuracy or F1,
+    lower MSE), against the pooled standard deviation
+    ``sqrt((s_ours^2 + s_ncps^2) / 2)``. The verdict is "behind" when ours trails
+    by more than the pooled standard deviation, "ahead" when it leads by more, and
+    "within the spread" otherwise (no verdict with fewer than 2 seeds on a side);
+    the paper's LTC is shown beside them.
+
+    Returns:
+        A markdown table, or an empty string when no task has both models.
+    """
+    rows = summarize(records)
+    ours, theirs = _plain_rows(rows, "ltc"), _plain_rows(rows, "ncps-ltc")
+    lines = []
+    for key, ncps_rows in theirs.items():
+        ncps = ncps_rows[0]
+        for row in ours.get(key, []):
+            difference, pooled = _improvement(row, ncps.mean), _pooled_std(row, ncps)
+            if min(len(row.values), len(ncps.values)) < 2:
+                verdict = "too few seeds to judge"
+            elif difference < -pooled:
+                verdict = "behind"
+            elif difference > pooled:
+                verdict = "ahead"
+            else:
+                verdict = "within the spread"
+            paper = format_mean_std(row.paper.mean, row.paper.std, row.unit) if row.paper else "—"
+            lines.append(
+                f"| {row.task} ({row.unit}) | {row.settings['preset']} | {_seeds_text(row)} | "
+                f"{_seeds_text(ncps)} | {_signed(difference, row.unit)} | "
+                f"{pooled:.{_decimals(row.unit)}f} | {verdict} | {paper} |"
+            )
+    if not lines:
+        return ""
+    header = [
+        "| task (metric) | our LTC preset | ours (seeds) | ncps's LTC (seeds) | ours better by | "
+        "pooled std | verdict | paper's LTC |",
+        "|---|---|---:|---:|---:|---:|---|---:|",
+    ]
+    return "\n".join(header + lines) + "\n"
+
+
+def ablation_table(records: Iterable[dict[str, Any]]) -> str:
+    """Each LTC ablation (one layer option switched) beside the preset it starts from.
+
+    An ablation row is an ``ltc`` row with layer options; its base is the row of
+    the same task, protocol, epochs and preset without options. The change of the
+    mean is signed so that positive means the switched setting helps (higher
+    accuracy or F1, lower MSE); the pooled standard deviation of the two rows is
+    beside it for scale.
+
+    Returns:
+        A markdown table, or an empty string when there are no ablations.
+    """
+    rows = summarize(records)
+    bases = {
+        (*key, row.settings["preset"]): row
+        for key, plain in _plain_rows(rows, "ltc").items()
+        for row in plain
+    }
+    lines = []
+    for row in rows:
+        options = row.settings.get("layer_options")
+        base = bases.get((row.task, row.protocol, row.epochs, row.settings["preset"]))
+        if row.model != "ltc" or not options or base is None or not row.values:
+            continue
+        switched = ", ".join(
+            f"`{name}={json.dumps(_rounded(value))}`"
+            for name, value in sorted(json.loads(options).items())
+        )
+        lines.append(
+            f"| {row.task} ({row.unit}) | {row.settings['preset']} | {switched} | "
+            f"{_seeds_text(row)} | {_seeds_text(base)} | "
+            f"{_signed(_improvement(row, base.mean), row.unit)} | "
+            f"{_pooled_std(row, base):.{_decimals(row.unit)}f} |"
+        )
+    if not lines:
+        return ""
+    header = [
+        "| task (metric) | preset | switched to | with it (seeds) | preset as is (seeds) | "
+        "change (+ better) | pooled std |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    return "\n".join(header + lines) + "\n"
+
+
 def markdown_report(records: Iterable[dict[str, Any]], command: str) -> str:
     """A whole results document: the table, how it was made, and the machines it ran on.
 
@@ -290,10 +419,28 @@ def markdown_report(records: Iterable[dict[str, Any]], command: str) -> str:
         command: The command line that generated the document (printed in it).
 
     Returns:
-        Markdown text with a title, the table (:func:`markdown_table`) and the
-        environment (:func:`environment_summary`).
+        Markdown text with a title, the table (:func:`markdown_table`), our LTC
+        beside ncps's (:func:`ncps_comparison_table`), the ablations
+        (:func:`ablation_table`) and the environment (:func:`environment_summary`).
     """
     records = list(records)
+    comparison, ablations = ncps_comparison_table(records), ablation_table(records)
+    sections = ""
+    if comparison:
+        sections += (
+            "\n## Our LTC beside ncps's LTC\n\n"
+            "ncps 1.0.1's LTC (ncps.torch, its own defaults) trained on the same windows, splits, "
+            "seeds, batch order, loss and best-validation rule (`ncps-ltc`). \"ours better by\" is "
+            "signed: positive when ours is better (higher accuracy or F1, lower MSE); the verdict "
+            "compares it with the pooled standard deviation of the two rows.\n\n" + comparison
+        )
+    if ablations:
+        sections += (
+            "\n## LTC ablations: one preset setting switched at a time\n\n"
+            "Each row starts from a preset and switches one of the settings in which the two "
+            "presets differ to the other preset's value; \"change\" is the difference of the "
+            "means, positive when the switched setting is better.\n\n" + ablations
+        )
     return (
         "# Results: the LTC paper's tables at its protocol\n\n"
         f"Generated from the result records by `{command}`; do not edit by hand. "
@@ -304,6 +451,7 @@ def markdown_report(records: Iterable[dict[str, Any]], command: str) -> str:
         "defaults instead of the original code's settings; rows with layer options are "
         "ablations (docs/reproduction.md discusses them).\n\n"
         + markdown_table(records)
+        + sections
         + "\n## Machines and versions\n\n"
         + environment_summary(records)
     )
