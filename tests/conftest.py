@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 # isort: off
-import liquidtime  # noqa: F401  (selects the default backend before Keras is imported)
+import liquidtime  # selects the default backend before Keras is imported
+import liquidtime.config
 import keras
 
 # isort: on
@@ -44,6 +45,10 @@ if keras.backend.backend() == "jax":
     import jax
 
     jax.config.update("jax_enable_x64", True)
+
+# Full float32 matmuls on every device, so that the tolerances hold on a GPU too
+# (TF32 moves results by up to ~1e-3 there; see liquidtime.config).
+liquidtime.config.set_matmul_precision("highest")
 
 
 @pytest.fixture

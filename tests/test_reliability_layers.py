@@ -74,6 +74,41 @@ def runtime_checks_off():
 
 
 @pytest.mark.backends
+def test_matmul_precision_sets_the_active_backends_switch():
+    backend = keras.backend.backend()
+
+    def backend_setting():
+        if backend == "jax":
+            import jax
+
+            return jax.config.jax_default_matmul_precision
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.config.experimental.tensor_float_32_execution_enabled()
+        import torch
+
+        return (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32)
+
+    assert config.matmul_precision() == "highest"  # pinned by conftest for the whole suite
+    highest = backend_setting()
+    try:
+        config.set_matmul_precision("fast")
+        fast = backend_setting()
+    finally:
+        config.set_matmul_precision("highest")
+    assert backend_setting() == highest
+    expected = {
+        "jax": ("highest", None),
+        "tensorflow": (False, True),
+        "torch": (("highest", False), ("highest", True)),
+    }[backend]
+    assert (highest, fast) == expected
+    with pytest.raises(ValueError, match=r"`precision`, expected one of \['fast', 'highest'\], got 'tf32'"):
+        config.set_matmul_precision("tf32")
+
+
+@pytest.mark.backends
 @pytest.mark.parametrize("value, message", BAD_ELAPSED_TIMES)
 @pytest.mark.parametrize("make_layer", [LAYERS[0], LAYERS[3]])
 @pytest.mark.parametrize("method", ["predict", "fit", "evaluate"])
