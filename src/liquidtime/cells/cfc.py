@@ -242,6 +242,10 @@ class CfCCell(BaseCell, BackboneDropoutRNNHook):
         False the outputs are the last state only. Returns None (scan
         :meth:`transition`) on other backends.
         """
+        if keras.backend.backend() == "torch" and getattr(
+            self, "implementation", "auto"
+        ) in ("auto", "torch"):
+            return self._torch_scan(inputs, states, elapsed_time, constants, return_sequences)
         if keras.backend.backend() != "jax":
             return None
         from liquidtime.cells.network_scan import network_scan
@@ -271,6 +275,41 @@ class CfCCell(BaseCell, BackboneDropoutRNNHook):
         )
         last_state = outputs[-1] if return_sequences else outputs
         return outputs, [last_state, *states[1:]]
+
+    def _torch_scan(self, inputs, states, elapsed_time, constants, return_sequences):
+        """The sequence by :func:`~liquidtime.kernels.torch_cfc.cfc_sequence` (PyTorch).
+
+        The values of scanning :meth:`transition` (with the same folded time heads
+        for a constant elapsed time); the backward pass is hand-written and computes
+        each weight gradient as one matmul over the whole sequence.
+
+        Returns:
+            ``(outputs, final_states)`` as :meth:`fused_scan`.
+        """
+        from liquidtime.kernels.torch_cfc import cfc_sequence
+
+        self.check_input_features(inputs)
+        head_map, update_params = None, ()
+        if self.mode == "pure":
+            update_params = (self.A.value, self.w_tau.value)
+        elif isinstance(elapsed_time, (int, float)):
+            head_map = fold_time_gate(self.units, float(elapsed_time))
+        weights = self.network.mapped_weights(head_map)
+        sequence = cfc_sequence(
+            self.mode,
+            self.activation,
+            inputs,
+            states[0],
+            elapsed_time,
+            update_params,
+            _value(weights.input_kernel),
+            _value(weights.first_bias),
+            _value(weights.state_kernel),
+            [(_value(kernel), _value(bias)) for kernel, bias in weights.layers],
+            constants["dropout"],
+        )
+        last_state = sequence[-1]
+        return (sequence if return_sequences else last_state), [last_state, *states[1:]]
 
     def get_config(self) -> dict[str, Any]:
         config = {

@@ -410,6 +410,45 @@ class SynapticLTCCell(ContinuousTimeCell):
             (a0, b0), states, elapsed_time, constants, training
         )
 
+    def fused_scan(
+        self, inputs, states, elapsed_time, constants, training=None, return_sequences=True
+    ):
+        """On PyTorch with the fused solver, the sequence by the native torch kernel.
+
+        :func:`~liquidtime.kernels.torch_synaptic_ltc.synaptic_ltc_sequence`: the
+        values of scanning :meth:`transition`, with the sensory sums ``(a0, b0)``
+        computed for the whole sequence first and a backward pass that recomputes
+        each step's unfolds. Returns None (scan :meth:`transition`) on other
+        backends, for other solvers, or when ``implementation`` names another form.
+        """
+        implementation = getattr(self, "implementation", "auto")
+        if (
+            keras.backend.backend() != "torch"
+            or type(self.solver) is not FusedSolver
+            or implementation not in ("auto", "torch")
+        ):
+            return None
+        from liquidtime.kernels.torch_synaptic_ltc import synaptic_ltc_sequence
+
+        a0, b0 = self.project_inputs(inputs)
+        sequence = synaptic_ltc_sequence(
+            a0,
+            b0,
+            states[0],
+            elapsed_time,
+            constants["sigma"],
+            constants["sigma_mu"],
+            constants["w_over_cm"],
+            constants["w_erev_over_cm"],
+            self.ode_unfolds,
+        )
+        last_state = sequence[-1]
+        if not return_sequences:
+            return self.readout(last_state), [last_state, *states[1:]]
+        time, batch = sequence.shape[0], sequence.shape[1]
+        outputs = self.readout(ops.reshape(sequence, (time * batch, self.units)))
+        return ops.reshape(outputs, (time, batch, -1)), [last_state, *states[1:]]
+
     def readout(self, state: Any) -> Any:
         """The motor neurons' potentials, mapped by ``output_mapping``."""
         output = state[:, : self.wiring.output_dim]

@@ -1,0 +1,287 @@
+"""The CfC recurrence over a whole sequence, native PyTorch, with a hand-written backward.
+
+The recurrence of :mod:`liquidtime.cells.network_scan` (the JAX form), for one step
+``t`` with input ``I_t``, state ``x``, backbone activation ``phi`` and dropout masks
+``m_k``:
+
+    a_1 = I_t V + x R + c,   z_k = phi(a_k) m_k,   a_{k+1} = z_k W_{k+1} + b_{k+1}
+    heads = a_{L+1}   (a_1 without a backbone),   x' = update(heads, dt_t)
+
+with the CfC updates (``s = sigmoid``, heads split in groups of ``n`` columns):
+
+    default:  x' = tanh(h) + s(u) (tanh(g) - tanh(h))
+    no_gate:  x' = tanh(h) + s(u) tanh(g)
+    pure:     x' = A - A f exp(-dt (|w_tau| + |f|))
+
+where ``u = tb - dt ta`` from heads ``[g | h | ta | tb]``, or, for a constant
+``dt`` (heads folded by :func:`~liquidtime.cells.cfc.fold_time_gate`), ``u`` is
+the third group of ``[g | h | u]``.
+
+The forward pass computes ``I V + c`` for the whole sequence in one matmul and
+keeps the pre-activations and heads of every step. The backward pass first turns
+them, for the whole sequence at once, into the update's Jacobian factors ``J``
+(``d heads = J * d x'``, group by group) and the activation's derivative; its
+reverse loop then carries only the state's cotangent (one matmul per layer and
+step) and stores the pre-activation cotangents, from which every weight gradient
+is one matmul over the ``time x batch`` rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import torch
+
+
+class Structure(NamedTuple):
+    """The static shape of the recurrence.
+
+    Attributes:
+        mode: ``"default"``, ``"no_gate"`` or ``"pure"``.
+        activation: The backbone activation ``phi`` (elementwise).
+        num_layers: Backbone layers ``L`` (0: the first map gives the heads).
+        dropout: Whether dropout masks are given.
+        constant_dt: The elapsed time of every step, or None when it is per step.
+    """
+
+    mode: str
+    activation: Callable[[Any], Any]
+    num_layers: int
+    dropout: bool
+    constant_dt: float | None
+
+
+def cfc_sequence(
+    mode: str,
+    activation: Callable[[Any], Any],
+    inputs: torch.Tensor,
+    initial_state: torch.Tensor,
+    elapsed_time: float | torch.Tensor,
+    update_params: tuple[torch.Tensor, ...],
+    input_kernel: torch.Tensor,
+    first_bias: torch.Tensor,
+    state_kernel: torch.Tensor,
+    layers: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    dropout_masks: Sequence[torch.Tensor] | None,
+) -> torch.Tensor:
+    """The CfC states after every step of a sequence.
+
+    Args:
+        mode: ``"default"``, ``"no_gate"`` or ``"pure"``.
+        activation: The backbone activation ``phi``, elementwise.
+        inputs: ``I``, time-major ``(time, batch, features)``.
+        initial_state: ``x_0``, ``(batch, n)``.
+        elapsed_time: A Python float (the gated modes then take folded heads
+            ``[g | h | u]``), or time-major ``(time, batch, 1)``.
+        update_params: ``(A, w_tau)``, each ``(n,)``, in ``pure`` mode; else ``()``.
+        input_kernel, first_bias, state_kernel: ``V`` ``(features, width)``, ``c``
+            ``(width,)``, ``R`` ``(n, width)``.
+        layers: ``(W_k, b_k)`` for ``k = 2..L+1``, the last giving the heads.
+        dropout_masks: ``L`` masks ``(batch, width)``, already scaled, or None.
+
+    Returns:
+        The states after every step, ``(time, batch, n)``; differentiable with
+        respect to every tensor argument but the masks.
+    """
+    constant_dt = float(elapsed_time) if not isinstance(elapsed_time, torch.Tensor) else None
+    structure = Structure(mode, activation, len(layers), dropout_masks is not None, constant_dt)
+    flat_layers = [tensor for layer in layers for tensor in layer]
+    return _CfCSequence.apply(
+        structure,
+        inputs,
+        initial_state,
+        None if constant_dt is not None else elapsed_time,
+        input_kernel,
+        first_bias,
+        state_kernel,
+        *flat_layers,
+        *(dropout_masks or ()),
+        *update_params,
+    )
+
+
+def _update(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tensor]):
+    """The new state from the heads of one step (``dt`` a float or ``(batch, 1)``)."""
+    n = heads.shape[-1] // (1 if mode == "pure" else 3 if not isinstance(dt, torch.Tensor) else 4)
+    if mode == "pure":
+        amplitude, w_tau = params
+        decay = heads.abs().add_(w_tau.abs()).mul_(-dt).exp_()
+        return torch.addcmul(amplitude, amplitude * decay, heads, value=-1.0)
+    tanh_heads = torch.tanh(heads[:, : 2 * n])
+    g, h = tanh_heads[:, :n], tanh_heads[:, n:]
+    if isinstance(dt, torch.Tensor):
+        gate = torch.addcmul(heads[:, 3 * n :], heads[:, 2 * n : 3 * n], dt, value=-1.0)
+    else:
+        gate = heads[:, 2 * n :]
+    gate = torch.sigmoid(gate)
+    return torch.lerp(h, g, gate) if mode == "default" else torch.addcmul(h, gate, g)
+
+
+def _update_factors(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tensor]):
+    """The update's Jacobian factors for every step at once.
+
+    Args:
+        heads: ``(time, batch, groups * n)``.
+        dt: A float or ``(time, batch, 1)``.
+
+    Returns:
+        ``(factors, extra)``: ``factors`` of the heads' shape, with ``d heads = factors
+        * d x'`` group by group; ``extra`` the tensors the parameter and time
+        gradients need (see :func:`_parameter_gradients`).
+    """
+    if mode == "pure":
+        amplitude, w_tau = params
+        magnitude = heads.abs()
+        decay = torch.exp(-dt * (magnitude + w_tau.abs()))
+        factors = -amplitude * decay * (1.0 - dt * magnitude)
+        return factors, (decay, magnitude)
+    per_step = isinstance(dt, torch.Tensor)
+    n = heads.shape[-1] // (4 if per_step else 3)
+    tanh_heads = torch.tanh(heads[..., : 2 * n])
+    g, h = tanh_heads[..., :n], tanh_heads[..., n:]
+    if per_step:
+        gate_argument = heads[..., 3 * n :] - heads[..., 2 * n : 3 * n] * dt
+    else:
+        gate_argument = heads[..., 2 * n :]
+    gate = torch.sigmoid(gate_argument)
+    gate_slope = gate - gate * gate
+    one_minus_h2 = 1.0 - h * h
+    g_factor = gate * (1.0 - g * g)
+    if mode == "default":
+        groups = [g_factor, (1.0 - gate) * one_minus_h2, (g - h) * gate_slope]
+    else:
+        groups = [g_factor, one_minus_h2, g * gate_slope]
+    if per_step:
+        groups = [groups[0], groups[1], -dt * groups[2], groups[2]]
+    return torch.cat(groups, dim=-1), ()
+
+
+def _parameter_gradients(mode, heads, dt, params, extra, state_cotangents, head_cotangents):
+    """The gradients of ``update_params`` and of a per-step ``dt`` (None where absent)."""
+    grad_params: tuple = ()
+    grad_dt = None
+    if mode == "pure":
+        amplitude, w_tau = params
+        decay, magnitude = extra
+        decayed = heads * decay
+        grad_amplitude = (state_cotangents * (1.0 - decayed)).sum((0, 1))
+        weighted = state_cotangents * amplitude * decayed
+        grad_w_tau = (weighted * dt).sum((0, 1)) * torch.sign(w_tau)
+        grad_params = (grad_amplitude, grad_w_tau)
+        if isinstance(dt, torch.Tensor):
+            grad_dt = (weighted * (magnitude + w_tau.abs())).sum(-1, keepdim=True)
+    elif isinstance(dt, torch.Tensor):
+        n = heads.shape[-1] // 4
+        grad_dt = -(head_cotangents[..., 3 * n :] * heads[..., 2 * n : 3 * n]).sum(-1, keepdim=True)
+    return grad_params, grad_dt
+
+
+def _rows(tensor: torch.Tensor) -> torch.Tensor:
+    """``(time, batch, k)`` as ``(time * batch, k)``."""
+    return tensor.reshape(-1, tensor.shape[-1])
+
+
+class _CfCSequence(torch.autograd.Function):
+    """:func:`cfc_sequence` with the hand-written backward pass."""
+
+    @staticmethod
+    def forward(ctx, structure: Structure, inputs, x0, dt, input_kernel, first_bias, state_kernel,
+                *rest):
+        num_layers = structure.num_layers
+        layers = [(rest[2 * k], rest[2 * k + 1]) for k in range(num_layers)]
+        masks = rest[2 * num_layers : 3 * num_layers] if structure.dropout else None
+        params = rest[(3 if structure.dropout else 2) * num_layers :]
+        length, batch, _ = inputs.shape
+        projected = torch.addmm(first_bias, _rows(inputs), input_kernel).view(length, batch, -1)
+        training = any(ctx.needs_input_grad)
+        states = x0.new_empty((length, *x0.shape))
+        pre_activations = [x0.new_empty(projected.shape) for _ in range(num_layers if training else 0)]
+        heads_all = None
+        x = x0
+        for t in range(length):
+            a = torch.addmm(projected[t], x, state_kernel)
+            for k, (kernel, bias) in enumerate(layers):
+                if training:
+                    pre_activations[k][t] = a
+                z = structure.activation(a)
+                if masks is not None:
+                    z = z * masks[k]
+                a = torch.addmm(bias, z, kernel)
+            if training:
+                if heads_all is None:
+                    heads_all = a.new_empty((length, *a.shape))
+                heads_all[t] = a
+            dt_t = structure.constant_dt if dt is None else dt[t]
+            x = states[t] = _update(structure.mode, a, dt_t, params)
+        ctx.structure = structure
+        if training:
+            ctx.save_for_backward(
+                inputs, x0, dt, input_kernel, state_kernel, states, heads_all,
+                *pre_activations, *(kernel for kernel, _ in layers), *(masks or ()), *params,
+            )
+        return states
+
+    @staticmethod
+    def backward(ctx, grad_states):
+        structure: Structure = ctx.structure
+        num_layers = structure.num_layers
+        inputs, x0, dt, input_kernel, state_kernel, states, heads, *rest = ctx.saved_tensors
+        pre_activations = rest[:num_layers]
+        kernels = rest[num_layers : 2 * num_layers]
+        masks = rest[2 * num_layers : 3 * num_layers] if structure.dropout else None
+        params = rest[(3 if structure.dropout else 2) * num_layers :]
+        length, batch, n = states.shape
+        time_argument = structure.constant_dt if dt is None else dt
+        factors, extra = _update_factors(structure.mode, heads, time_argument, params)
+        groups = heads.shape[-1] // n
+        factors = factors.view(length, batch, groups, n)
+
+        # phi(a_k) m_k and phi'(a_k) m_k for every step at once (phi is elementwise).
+        activated, slopes = [], []
+        with torch.enable_grad():
+            for k, a in enumerate(pre_activations):
+                a = a.detach().requires_grad_()
+                z = structure.activation(a)
+                (slope,) = torch.autograd.grad(z, a, torch.ones_like(z))
+                z = z.detach()
+                if masks is not None:
+                    z, slope = z * masks[k], slope * masks[k]
+                activated.append(z)
+                slopes.append(slope)
+
+        head_cotangents = torch.empty_like(heads)
+        layer_cotangents = [torch.empty_like(a) for a in pre_activations]
+        state_cotangents = torch.empty_like(states) if structure.mode == "pure" else None
+        kernels_t = [kernel.t() for kernel in kernels]
+        state_kernel_t = state_kernel.t()
+        d_x = torch.zeros_like(x0)
+        for t in reversed(range(length)):
+            d_x = d_x + grad_states[t]
+            if state_cotangents is not None:
+                state_cotangents[t] = d_x
+            torch.mul(factors[t], d_x.unsqueeze(1), out=head_cotangents[t].view(batch, groups, n))
+            d_a = head_cotangents[t]
+            for k in reversed(range(num_layers)):
+                d_a = torch.mul(d_a.mm(kernels_t[k]), slopes[k][t], out=layer_cotangents[k][t])
+            d_x = d_a.mm(state_kernel_t)
+
+        first = layer_cotangents[0] if num_layers else head_cotangents
+        first_rows = _rows(first)
+        grad_inputs = first_rows.mm(input_kernel.t()).view(inputs.shape)
+        grad_input_kernel = _rows(inputs).t().mm(first_rows)
+        previous_states = torch.cat([x0.unsqueeze(0), states[:-1]], dim=0)
+        grad_state_kernel = _rows(previous_states).t().mm(first_rows)
+        grad_first_bias = first_rows.sum(0)
+        grad_layers = []
+        for k in range(num_layers):
+            following = layer_cotangents[k + 1] if k + 1 < num_layers else head_cotangents
+            grad_layers += [_rows(activated[k]).t().mm(_rows(following)), _rows(following).sum(0)]
+        grad_params, grad_dt = _parameter_gradients(
+            structure.mode, heads, time_argument, params, extra, state_cotangents, head_cotangents
+        )
+        grad_masks = [None] * (num_layers if structure.dropout else 0)
+        return (
+            None, grad_inputs, d_x, grad_dt, grad_input_kernel, grad_first_bias, grad_state_kernel,
+            *grad_layers, *grad_masks, *grad_params,
+        )
