@@ -33,6 +33,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from liquidtime.activations import lecun_tanh
+
 
 class Structure(NamedTuple):
     """The static shape of the recurrence.
@@ -84,6 +86,10 @@ def cfc_sequence(
         The states after every step, ``(time, batch, n)``; differentiable with
         respect to every tensor argument but the masks.
     """
+    if activation is lecun_tanh and layers:
+        activation, input_kernel, first_bias, state_kernel, layers = _fold_lecun_scales(
+            input_kernel, first_bias, state_kernel, layers
+        )
     constant_dt = float(elapsed_time) if not isinstance(elapsed_time, torch.Tensor) else None
     structure = Structure(mode, activation, len(layers), dropout_masks is not None, constant_dt)
     flat_layers = [tensor for layer in layers for tensor in layer]
@@ -101,13 +107,34 @@ def cfc_sequence(
     )
 
 
-def _update(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tensor]):
-    """The new state from the heads of one step (``dt`` a float or ``(batch, 1)``)."""
+_LECUN_OUTER, _LECUN_INNER = 1.7159, 0.666
+"""The constants of :func:`~liquidtime.activations.lecun_tanh`, ``1.7159 tanh(0.666 x)``."""
+
+
+def _fold_lecun_scales(input_kernel, first_bias, state_kernel, layers):
+    """The backbone with ``lecun_tanh`` as ``tanh`` on rescaled weights.
+
+    ``phi(a) = c tanh(k a)``: every map into a backbone layer is multiplied by ``k``
+    and every map out of one by ``c``, so that each step runs one ``tanh`` per
+    layer instead of two extra multiplications (the same values up to rounding).
+
+    Returns:
+        ``(torch.tanh, input_kernel, first_bias, state_kernel, layers)``.
+    """
+    inner, outer = _LECUN_INNER, _LECUN_OUTER
+    scaled = [(outer * inner * kernel, inner * bias) for kernel, bias in layers[:-1]]
+    scaled.append((outer * layers[-1][0], layers[-1][1]))
+    return torch.tanh, inner * input_kernel, inner * first_bias, inner * state_kernel, scaled
+
+
+def _update(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tensor], out):
+    """The new state from the heads of one step (``dt`` a float or ``(batch, 1)``),
+    written into ``out``."""
     n = heads.shape[-1] // (1 if mode == "pure" else 3 if not isinstance(dt, torch.Tensor) else 4)
     if mode == "pure":
         amplitude, w_tau = params
         decay = heads.abs().add_(w_tau.abs()).mul_(-dt).exp_()
-        return torch.addcmul(amplitude, amplitude * decay, heads, value=-1.0)
+        return torch.addcmul(amplitude, amplitude * decay, heads, value=-1.0, out=out)
     tanh_heads = torch.tanh(heads[:, : 2 * n])
     g, h = tanh_heads[:, :n], tanh_heads[:, n:]
     if isinstance(dt, torch.Tensor):
@@ -115,7 +142,9 @@ def _update(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tens
     else:
         gate = heads[:, 2 * n :]
     gate = torch.sigmoid(gate)
-    return torch.lerp(h, g, gate) if mode == "default" else torch.addcmul(h, gate, g)
+    if mode == "default":
+        return torch.lerp(h, g, gate, out=out)
+    return torch.addcmul(h, gate, g, out=out)
 
 
 def _update_factors(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tensor]):
@@ -196,24 +225,27 @@ class _CfCSequence(torch.autograd.Function):
         projected = torch.addmm(first_bias, _rows(inputs), input_kernel).view(length, batch, -1)
         training = any(ctx.needs_input_grad)
         states = x0.new_empty((length, *x0.shape))
-        pre_activations = [x0.new_empty(projected.shape) for _ in range(num_layers if training else 0)]
+        # Every step's output written in place: a_k (training), the heads (training),
+        # the state.
+        pre_activations = [torch.empty_like(projected) for _ in range(num_layers if training else 0)]
         heads_all = None
+        targets = [[None] * (num_layers + 1) for _ in range(length)]
+        if training:
+            width = layers[-1][0].shape[1] if layers else projected.shape[-1]
+            heads_all = x0.new_empty((length, batch, width))
+            for t, views in enumerate(zip(*(b.unbind(0) for b in pre_activations), heads_all.unbind(0))):
+                targets[t] = list(views)
+        projected_steps, state_steps = projected.unbind(0), states.unbind(0)
+        dt_steps = [structure.constant_dt] * length if dt is None else dt.unbind(0)
         x = x0
         for t in range(length):
-            a = torch.addmm(projected[t], x, state_kernel)
+            a = torch.addmm(projected_steps[t], x, state_kernel, out=targets[t][0])
             for k, (kernel, bias) in enumerate(layers):
-                if training:
-                    pre_activations[k][t] = a
                 z = structure.activation(a)
                 if masks is not None:
                     z = z * masks[k]
-                a = torch.addmm(bias, z, kernel)
-            if training:
-                if heads_all is None:
-                    heads_all = a.new_empty((length, *a.shape))
-                heads_all[t] = a
-            dt_t = structure.constant_dt if dt is None else dt[t]
-            x = states[t] = _update(structure.mode, a, dt_t, params)
+                a = torch.addmm(bias, z, kernel, out=targets[t][k + 1])
+            x = _update(structure.mode, a, dt_steps[t], params, out=state_steps[t])
         ctx.structure = structure
         if training:
             ctx.save_for_backward(
