@@ -11,7 +11,10 @@ guard), at configuration A (batch 64, length 64, 8 features, 32 units) and B (ba
   LTC (softplus and clip constraints, with torch's default threads and with one
   thread) and CfC, and ``ncps.keras`` LTC and CfC on JAX (erev cast to float32);
 - liquidtime on PyTorch and TensorFlow (``--other-backends``, configuration A by
-  default).
+  default);
+- with ``--torch-duel``, instead of the rows: liquidtime on Keras's PyTorch backend
+  against ncps.torch in one process, alternating step by step
+  (``torch_backend.py``; needs ncps in this environment), with the ratios.
 
 Every model is followed by a dense layer to one output, MSE loss and Adam; a
 training step is forward + backward + update, inference one forward pass. Each row
@@ -31,6 +34,7 @@ Usage:
     python benchmarks/compare_ncps.py --configs A --rows ltc,ncps-torch-ltc-1t
     python benchmarks/compare_ncps.py --rows cfc,ncps-keras-cfc --repeats 3
     python benchmarks/compare_ncps.py --write-docs docs/performance.md
+    python benchmarks/compare_ncps.py --torch-duel --configs A --threads 1
 
 Without ``--ncps-python`` the environment variable ``LIQUIDTIME_NCPS_PYTHON`` is used;
 if neither is set the ncps rows are reported as skipped.
@@ -527,8 +531,21 @@ def main() -> None:
     parser.add_argument("--write-docs", type=Path, help="replace the results section of this Markdown file")
     parser.add_argument("--rate", action="store_true",
                         help="only measure the forward-unfold rate behind the arithmetic estimate")
+    parser.add_argument("--torch-duel", action="store_true",
+                        help="only the PyTorch-backend duel of torch_backend.py (same process, "
+                             "alternating), for each of --configs")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads for --torch-duel (0: torch's default)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+
+    if args.torch_duel:
+        env = {**os.environ, "KERAS_BACKEND": "torch"}
+        for config in [c.strip().upper() for c in args.configs.split(",") if c.strip()]:
+            subprocess.run([sys.executable, str(HERE / "torch_backend.py"), "--config", config,
+                            "--threads", str(args.threads), "--rounds", str(max(args.steps, 5)),
+                            "--warmup", str(args.warmup)], env=env, cwd=HERE, check=True)
+        return
 
     if args.worker:
         spec = json.loads(args.worker)
