@@ -9,11 +9,14 @@ each of the ``L`` unfolds of an input step is
     v_i <- (v_i + h b0_i + h b_i) / (1 + h a0_i + h a_i)
 
 where ``a0``, ``b0`` (the input-only parts of the decay and the drive) come for the
-whole sequence at once. The forward pass keeps only the state after every input
-step; the backward pass recomputes the unfolds of one step at a time from the state
-before it (its synapse activations, ``L x N x N x batch`` floats, live for one
-step) and runs the vector-Jacobian product of the module docstring of
-:mod:`liquidtime.cells.synaptic_unfold`.
+whole sequence at once. When a gradient is needed, the forward pass keeps the state
+before every unfold and the unfold's denominator ``1 + h a`` (``2 L N`` floats per
+sequence element, never a ``(batch, N, N)`` tensor). The backward pass recomputes the synapse activations of
+one step's ``L`` unfolds from those states in one operation (they live for one
+step: ``L x N x N x batch`` floats) and runs the vector-Jacobian product of the
+module docstring of :mod:`liquidtime.cells.synaptic_unfold`; the weight gradients
+of a step are accumulated by batched matmuls (``baddbmm``). Inference keeps only
+the state after every step.
 
 Layout: states are kept neuron-major, ``(N, batch)``, and the activations of one
 unfold as ``s[i, j, b]``, so that both synaptic sums are one batched matmul
