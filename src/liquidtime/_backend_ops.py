@@ -79,6 +79,23 @@ def checkpoint(fn: Callable) -> Callable:
     return fn
 
 
+def in_xla_function() -> bool:
+    """Whether TensorFlow is tracing a function that XLA will compile (``jit_compile=True``).
+
+    XLA cannot run Python (``tf.py_function``) inside such a function and drops
+    ``tf.debugging.Assert``. False on the other backends and outside a trace.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return False
+    from tensorflow.python.ops import control_flow_util  # no public equivalent
+
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
 def custom_gradient(fn: Callable) -> Callable:
     """``keras.ops.custom_gradient`` whose function receives tensors, never variables.
 
@@ -239,8 +256,11 @@ def _tensorflow_scan(step, init, xs, unroll):
         return t + 1, carry, outputs
 
     parallel = static_length if unroll is True and static_length else int(unroll) or 1
+    # maximum_iterations bounds the gradient's accumulators, which XLA needs
+    # (`jit_compile=True`; Keras's "auto" on a GPU).
     _, carry, outputs = tf.while_loop(
-        lambda t, *_: t < length, body, (0, init, outputs), parallel_iterations=parallel
+        lambda t, *_: t < length, body, (0, init, outputs), parallel_iterations=parallel,
+        maximum_iterations=length,
     )
     if y_spec is None:
         return carry, None

@@ -29,7 +29,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from liquidtime._backend_ops import check_on_host
+from liquidtime._backend_ops import check_on_host, in_xla_function
 from liquidtime.solvers.base import SolverFailureError, SolverFailureWarning, failure_policy
 
 REPORT_FIELDS = ("capped_sequences", "max_step_ratio", "nonfinite_sequences")
@@ -172,9 +172,9 @@ def _on_host(ok: Any, summary: Any, callback: Any, value: Any) -> Any:
 
     Like :func:`liquidtime._backend_ops.check_on_host`, but the callback runs
     Python (it records and warns) on TensorFlow graphs too, through
-    ``tf.py_function`` (not available under XLA: with ``jit_compile=True`` nothing
-    is recorded). On JAX the callback, and its copy to the host, happen only when
-    ``ok`` is False.
+    ``tf.py_function``, except in functions that XLA compiles (``jit_compile=True``),
+    which cannot run Python: there nothing is recorded. On JAX the callback, and its
+    copy to the host, happen only when ``ok`` is False.
     """
     backend = keras.backend.backend()
     if backend == "jax":
@@ -187,6 +187,8 @@ def _on_host(ok: Any, summary: Any, callback: Any, value: Any) -> Any:
     elif backend == "tensorflow":
         import tensorflow as tf
 
+        if in_xla_function():
+            return value
         if not tf.executing_eagerly():
             def report():
                 tf.py_function(lambda values: callback(values.numpy()), [summary], [])
