@@ -1,10 +1,12 @@
 """The CfC's whole-sequence JAX scan (hand-written backward pass) against the plain scan.
 
-``CfCCell.fused_scan`` replaces the layer's step-by-step ``lax.scan`` of
-``transition`` on JAX. Its values must be those of the step-by-step scan, and its
-gradients (weights, inputs, initial state, elapsed times) those of ``jax.grad`` of
-the step-by-step scan, for every mode, backbone depth, kind of elapsed time, and
-for sequence lengths that take each path of the chunked backward pass.
+``CfCCell.fused_scan`` (``implementation="jax_scan"``, which ``"auto"`` picks on JAX)
+replaces the layer's step-by-step ``lax.scan`` of ``transition``
+(``implementation="reference"``). Its values must be those of the step-by-step scan,
+and its gradients (weights, inputs, initial state, elapsed times) those of
+``jax.grad`` of the step-by-step scan, for every mode, backbone depth, kind of
+elapsed time, and for sequence lengths that take each path of the chunked backward
+pass.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 from helpers import assert_gradients_match_finite_differences  # noqa: E402
-from liquidtime.cells import CfCCell  # noqa: E402
 from liquidtime.layers import CfC  # noqa: E402
 
 
-def step_by_step(monkeypatch):
-    """Makes the layers scan ``transition`` (the path every other backend takes)."""
-    monkeypatch.setattr(CfCCell, "fused_scan", lambda self, *args, **kwargs: None)
+def kernel_and_reference(input_shape, units, **kwargs):
+    """Two CfC layers with the same weights: ``"jax_scan"`` and ``"reference"``."""
+    layers = [CfC(units, implementation=name, **kwargs) for name in ("jax_scan", "reference")]
+    for layer in layers:
+        layer.build(input_shape)
+    layers[1].set_weights(layers[0].get_weights())
+    return layers
 
 
 def gradients(layer, x, elapsed_time, initial_state, training=False):
@@ -70,9 +75,7 @@ def assert_trees_close(actual, expected):
 @pytest.mark.parametrize("backbone_layers", [0, 1, 2])
 @pytest.mark.parametrize("time_kind", ["constant", "per_step"])
 @pytest.mark.parametrize("return_sequences", [True, False])
-def test_fused_scan_matches_step_by_step(
-    monkeypatch, mode, backbone_layers, time_kind, return_sequences
-):
+def test_fused_scan_matches_step_by_step(mode, backbone_layers, time_kind, return_sequences):
     rng = np.random.default_rng(0)
     batch, length, features, units = 3, 9, 4, 5
     x = rng.normal(size=(batch, length, features)).astype("float32")
@@ -81,13 +84,12 @@ def test_fused_scan_matches_step_by_step(
         else rng.uniform(0.1, 2.0, (batch, length)).astype("float32")
     )
     state = rng.normal(scale=0.5, size=(batch, units)).astype("float32")
-    layer = CfC(units, mode=mode, backbone_units=6, backbone_layers=backbone_layers,
-                return_sequences=return_sequences)
-    layer.build((None, length, features))
+    layer, reference_layer = kernel_and_reference(
+        (None, length, features), units, mode=mode, backbone_units=6,
+        backbone_layers=backbone_layers, return_sequences=return_sequences,
+    )
     fused = gradients(layer, x, elapsed, state)
-    with monkeypatch.context() as patch:
-        step_by_step(patch)
-        reference = gradients(layer, x, elapsed, state)
+    reference = gradients(reference_layer, x, elapsed, state)
     np.testing.assert_allclose(fused[0], reference[0], rtol=0, atol=1e-6)
     grads, reference_grads = fused[1], reference[1]
     assert_trees_close(grads[0], reference_grads[0])  # weights
@@ -98,33 +100,32 @@ def test_fused_scan_matches_step_by_step(
 
 @pytest.mark.parametrize("length", [1, 42, 37])
 @pytest.mark.parametrize("return_sequences", [True, False])
-def test_fused_scan_chunks(monkeypatch, length, return_sequences):
+def test_fused_scan_chunks(length, return_sequences):
     """One chunk (short), equal chunks (42 = 6 x 7), chunks and a remainder (37, prime)."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, length, 3)).astype("float32")
     state = np.zeros((2, 4), "float32")
-    layer = CfC(4, backbone_units=8, backbone_dropout=0.3, seed=5,
-                return_sequences=return_sequences)
-    layer.build((None, length, 3))
+    layer, reference_layer = kernel_and_reference(
+        (None, length, 3), 4, backbone_units=8, backbone_dropout=0.3, seed=5,
+        return_sequences=return_sequences,
+    )
     fused = gradients(layer, x, 1.0, state, training=True)
-    with monkeypatch.context() as patch:
-        step_by_step(patch)
-        reference = gradients(layer, x, 1.0, state, training=True)
+    reference = gradients(reference_layer, x, 1.0, state, training=True)
     np.testing.assert_allclose(fused[0], reference[0], rtol=0, atol=1e-6)
     assert_trees_close(fused[1][0], reference[1][0])
     assert_trees_close(fused[1][1:3], reference[1][1:3])
 
 
-def test_last_output_and_final_state_of_the_fused_scan(monkeypatch):
+def test_last_output_and_final_state_of_the_fused_scan():
     """Without sequences the fused scan returns the last state only; the layer's output
     and returned state are that state, as with the step-by-step scan."""
     rng = np.random.default_rng(2)
     x = rng.normal(size=(3, 11, 2)).astype("float32")
-    layer = CfC(5, backbone_units=7, return_sequences=False, return_state=True)
+    layer, reference_layer = kernel_and_reference(
+        (None, 11, 2), 5, backbone_units=7, return_sequences=False, return_state=True
+    )
     output, state = layer(x)
-    with monkeypatch.context() as patch:
-        step_by_step(patch)
-        reference_output, reference_state = layer(x)
+    reference_output, reference_state = reference_layer(x)
     np.testing.assert_allclose(np.asarray(output), np.asarray(reference_output), atol=1e-6)
     np.testing.assert_allclose(np.asarray(state), np.asarray(reference_state), atol=1e-6)
     np.testing.assert_array_equal(np.asarray(output), np.asarray(state))
@@ -160,20 +161,25 @@ def test_fused_scan_gradients_match_finite_differences():
     assert_gradients_match_finite_differences(loss, layer.trainable_weights)
 
 
-def test_masked_sequences_take_the_step_by_step_path(monkeypatch):
+@pytest.mark.parametrize("implementation", ["auto", "jax_scan", "reference"])
+def test_the_kernel_runs_on_unmasked_sequences_unless_reference(monkeypatch, implementation):
+    """``"auto"`` and ``"jax_scan"`` run :func:`network_scan` on unmasked sequences;
+    masked sequences and ``"reference"`` scan ``transition``."""
+    from liquidtime.cells import network_scan as module
+
     calls = []
-    original = CfCCell.fused_scan
+    original = module.network_scan
 
-    def spy(self, *args, **kwargs):
+    def spy(*args, **kwargs):
         calls.append(True)
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(CfCCell, "fused_scan", spy)
-    layer = CfC(3)
+    monkeypatch.setattr(module, "network_scan", spy)
+    layer = CfC(3, implementation=implementation)
     x = np.ones((2, 5, 2), "float32")
     mask = np.array([[True] * 5, [True, True, False, False, False]])
     masked = np.asarray(layer(x, mask=mask))
     assert not calls
     np.testing.assert_allclose(masked[0], np.asarray(layer(x[:1]))[0], atol=1e-6)
     np.testing.assert_allclose(masked[1], np.asarray(layer(x[1:, :2]))[0], atol=1e-6)
-    assert calls
+    assert bool(calls) == (implementation != "reference")

@@ -16,12 +16,14 @@ hoist work out of the loop, every cell splits its step in two:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import keras
 from keras import ops
 
 from liquidtime.cells import validation
+from liquidtime.kernels.selection import Kernel, check_implementation
 from liquidtime.solvers import Solver, get_solver
 
 
@@ -39,18 +41,55 @@ class BaseCell(keras.layers.Layer):
             of the step rather than data. This is how irregularly sampled sequences
             go through ``keras.layers.RNN``, which accepts one input tensor only:
             ``RNN(cell)(ops.concatenate([x, dt[..., None]], axis=-1))``.
+        implementation: Which form of the cell's equations runs, in the manner of
+            Keras's ``use_cudnn``: ``"auto"`` (the fastest available on the current
+            backend), ``"reference"`` (the plain ``keras.ops`` form, :meth:`transition`
+            scanned by the layer), or the name of one of the cell's :attr:`named_kernels`
+            (an error where it does not run). See :mod:`liquidtime.kernels.selection`.
         **kwargs: Passed to ``keras.layers.Layer``.
     """
 
     rematerialize: bool = False
 
-    def __init__(self, units: int, elapsed_time_as_feature: bool = False, **kwargs: Any):
+    named_kernels: ClassVar[Mapping[str, Kernel]] = {}
+    """The cell's named kernels (faster forms of :meth:`transition` or of the whole scan)."""
+
+    def __init__(
+        self,
+        units: int,
+        elapsed_time_as_feature: bool = False,
+        implementation: str = "auto",
+        **kwargs: Any,
+    ):
         validation.positive_int("units", units)
         validation.reject_keras_rnn_habits(type(self).__name__, kwargs)
+        self._implementation = check_implementation(
+            type(self).__name__, implementation, self.named_kernels, getattr(self, "solver", None)
+        )
         super().__init__(**kwargs)
         self.units = units
         self.elapsed_time_as_feature = bool(elapsed_time_as_feature)
         self.input_dim: int | None = None
+
+    @property
+    def implementation(self) -> str:
+        """The ``implementation`` argument: ``"auto"``, ``"reference"`` or a kernel's name."""
+        return self._implementation
+
+    def uses_kernel(self, name: str) -> bool:
+        """Whether the kernel ``name`` runs: chosen by name, or by ``"auto"`` where it runs.
+
+        Args:
+            name: A key of :attr:`named_kernels`.
+        """
+        if self.implementation == name:
+            return True
+        kernel = self.named_kernels.get(name)
+        return (
+            self.implementation == "auto"
+            and kernel is not None
+            and kernel.runs_here(getattr(self, "solver", None))
+        )
 
     @property
     def state_size(self) -> int | list[int]:
@@ -152,8 +191,9 @@ class BaseCell(keras.layers.Layer):
         """The whole (unmasked) sequence in one call, or None to scan :meth:`transition`.
 
         A cell may override this with a faster computation of the same values, for
-        example one with a hand-written backward pass; the sequence layers call it
-        first when no mask is given. The default returns None.
+        example one with a hand-written backward pass (a kernel, run when
+        :meth:`uses_kernel` says so); the sequence layers call it first when no mask
+        is given. The default returns None.
 
         Args:
             inputs: The time-major input sequence, ``(time, batch, features)``.
@@ -200,7 +240,11 @@ class BaseCell(keras.layers.Layer):
         )
 
     def get_config(self) -> dict[str, Any]:
-        config = {"units": self.units, "elapsed_time_as_feature": self.elapsed_time_as_feature}
+        config = {
+            "units": self.units,
+            "elapsed_time_as_feature": self.elapsed_time_as_feature,
+            "implementation": self.implementation,
+        }
         return {**super().get_config(), **config}
 
 

@@ -14,6 +14,7 @@ from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.network import BackboneDropoutRNNHook, InputStateNetwork
+from liquidtime.kernels.selection import Kernel
 
 CFC_MODES = ("default", "pure", "no_gate")
 _ser = keras.saving.serialize_keras_object
@@ -131,10 +132,19 @@ class CfCCell(BaseCell, BackboneDropoutRNNHook):
         *_regularizer, *_constraint: Likewise.
         elapsed_time_as_feature: See :class:`~liquidtime.cells.base.BaseCell`.
         seed: Seed of the dropout masks.
+        implementation: ``"auto"``, ``"reference"``, ``"jax_scan"`` (the whole
+            sequence by :func:`~liquidtime.cells.network_scan.network_scan` on JAX) or
+            ``"torch"`` (the native PyTorch kernel); ``"auto"`` picks the kernel of the
+            backend. See :class:`~liquidtime.cells.base.BaseCell`.
 
     Returns:
         ``(x_new, [x_new])`` for a step.
     """
+
+    named_kernels = {
+        "jax_scan": Kernel(backends=("jax",)),
+        "torch": Kernel(backends=("torch",)),
+    }
 
     def __init__(
         self,
@@ -240,13 +250,13 @@ class CfCCell(BaseCell, BackboneDropoutRNNHook):
         only the state's cotangent through the steps and computes each weight
         gradient as one matmul per chunk of ~8 steps. With ``return_sequences``
         False the outputs are the last state only. Returns None (scan
-        :meth:`transition`) on other backends.
+        :meth:`transition`) unless the ``"jax_scan"`` kernel runs (:meth:`uses_kernel`).
         """
         if keras.backend.backend() == "torch" and getattr(
             self, "implementation", "auto"
         ) in ("auto", "torch"):
             return self._torch_scan(inputs, states, elapsed_time, constants, return_sequences)
-        if keras.backend.backend() != "jax":
+        if not self.uses_kernel("jax_scan"):
             return None
         from liquidtime.cells.network_scan import network_scan
 

@@ -49,7 +49,8 @@ class MixedMemoryCell(BaseCell, DropoutRNNCell):
     Args:
         cell: The continuous-time cell, any :class:`~liquidtime.cells.BaseCell`
             (or its Keras serialization). Its ``elapsed_time_as_feature`` setting
-            is the wrapper's.
+            is the wrapper's, and so is its ``implementation`` (pass that argument
+            to the wrapped cell).
         forget_gate_bias: Initial value of the forget gate's bias.
         kernel_initializer, recurrent_initializer, bias_initializer: Initializers
             of ``W``, ``U`` and ``b`` (the forget gate's part of ``b`` is then
@@ -81,6 +82,11 @@ class MixedMemoryCell(BaseCell, DropoutRNNCell):
                 "Received an invalid value for argument `cell`, expected a liquidtime cell "
                 f"(a subclass of liquidtime.cells.BaseCell, not already mixed), got {cell!r}."
             )
+        if "implementation" in kwargs:
+            raise ValueError(
+                "MixedMemoryCell runs the `implementation` of the cell it wraps; pass "
+                f"implementation={kwargs['implementation']!r} to that cell instead."
+            )
         if not isinstance(forget_gate_bias, (int, float)) or isinstance(forget_gate_bias, bool):
             raise ValueError(
                 "Received an invalid value for argument `forget_gate_bias`, expected a number, "
@@ -97,6 +103,11 @@ class MixedMemoryCell(BaseCell, DropoutRNNCell):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+
+    @property
+    def implementation(self) -> str:
+        """The wrapped cell's ``implementation``."""
+        return self.cell.implementation
 
     @property
     def cell_state_sizes(self) -> list[int]:
@@ -208,7 +219,7 @@ class MixedMemoryCell(BaseCell, DropoutRNNCell):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        for key in ("units", "elapsed_time_as_feature"):
+        for key in ("units", "elapsed_time_as_feature", "implementation"):
             config.pop(key)
         config.update(
             {

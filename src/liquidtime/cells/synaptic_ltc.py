@@ -14,6 +14,7 @@ from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
 from liquidtime.cells.synaptic_unfold import fused_unfolds, synaptic_sums
+from liquidtime.kernels.selection import ALL_BACKENDS, Kernel
 from liquidtime.solvers import FusedSolver, Solver
 from liquidtime.wirings.base import Wiring
 
@@ -193,6 +194,13 @@ class SynapticLTCCell(ContinuousTimeCell):
             ``r = liquidtime.bounds.RangeRegularizer(-1, 1)`` keeps Theorem 2's
             state envelope inside ``[-1, 1]`` (see ``docs/stability.md``).
         elapsed_time_as_feature: See :class:`~liquidtime.cells.base.BaseCell`.
+        implementation: ``"auto"``, ``"reference"``, ``"fused_unfolds"`` or
+            ``"torch"``, for the fused solver: ``"fused_unfolds"`` runs each step's
+            unfolds as :func:`~liquidtime.cells.synaptic_unfold.fused_unfolds` (the
+            same maths with a recomputing hand-written gradient, every backend),
+            ``"torch"`` the whole sequence natively on PyTorch, ``"reference"`` the
+            solver's plain steps (rematerialised in the backward pass); ``"auto"``
+            the fastest of these here. See :class:`~liquidtime.cells.base.BaseCell`.
 
     Call arguments (inside ``keras.layers.RNN``):
         inputs: ``(batch, M)``, or ``(batch, M + 1)`` with the elapsed time last.
@@ -206,6 +214,11 @@ class SynapticLTCCell(ContinuousTimeCell):
     >>> keras.layers.RNN(cell)(np.zeros((4, 20, 3))).shape   # (batch, motor neurons)
     (4, 2)
     """
+
+    named_kernels = {
+        "fused_unfolds": Kernel(backends=ALL_BACKENDS, solver=FusedSolver),
+        "torch": Kernel(backends=("torch",), solver=FusedSolver),
+    }
 
     def __init__(
         self,
@@ -378,17 +391,18 @@ class SynapticLTCCell(ContinuousTimeCell):
 
     @property
     def rematerialize(self) -> bool:
-        """False for the fused solver, whose :func:`fused_unfolds` recomputes by itself."""
-        return type(self.solver) is not FusedSolver
+        """False when :func:`fused_unfolds` runs: it recomputes by itself."""
+        return not self.uses_kernel("fused_unfolds")
 
     def transition(self, projected, states, elapsed_time, constants, training=None):
         """One input step from the mapped inputs ``u`` of the step, ``(batch, M)``.
 
-        The sensory sums are rematerialised in the backward pass; the fused solver
-        runs :func:`fused_unfolds` (recomputing gradient).
+        The sensory sums are rematerialised in the backward pass; the
+        ``"fused_unfolds"`` kernel (:meth:`uses_kernel`) runs :func:`fused_unfolds`
+        (recomputing gradient), otherwise the solver steps.
         """
         a0, b0 = checkpoint(self.sensory_projection)(projected)
-        if type(self.solver) is not FusedSolver:
+        if not self.uses_kernel("fused_unfolds"):
             return super().transition((a0, b0), states, elapsed_time, constants, training)
         state = fused_unfolds(
             states[0],

@@ -29,7 +29,9 @@ class ContinuousTimeRNN(keras.layers.RNN):
     on TensorFlow; see :mod:`liquidtime._backend_ops`). There is no Python loop over time steps
     on JAX and TensorFlow. A cell may instead compute the whole (unmasked) sequence
     itself (``cell.fused_scan``; the CfC does on JAX, with a hand-written backward
-    pass), in which case ``unroll`` does not apply.
+    pass), in which case ``unroll`` does not apply. The cell's ``implementation``
+    argument chooses (``"reference"``: always scan ``transition``; see
+    :mod:`liquidtime.kernels.selection`).
 
     It keeps ``keras.layers.RNN``'s contract: ``return_sequences``,
     ``return_state``, ``go_backwards``, ``stateful``, ``initial_state``, masks,
