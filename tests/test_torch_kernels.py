@@ -4,10 +4,11 @@ On Keras's PyTorch backend ``SynapticLTCCell`` (fused solver) and ``CfCCell`` ru
 whole sequences through ``torch.autograd.Function`` kernels with hand-written
 backward passes. Their outputs and their gradients with respect to every weight,
 the inputs, the initial state and per-step elapsed times must be those of the
-reference form, PyTorch's autograd of the step-by-step scan of the cell's
-equations: to 1e-5 in float32 and 1e-10 in float64 (relative to the largest
-value), for both kinds of elapsed time, with and without ``return_sequences``,
-for fully connected and NCP wirings and for every CfC mode and backbone depth.
+reference form (``implementation="reference"``: PyTorch's autograd of the cell's
+``transition`` scanned step by step, with the same weights) to 1e-5 in float32 and
+1e-10 in float64 (relative to the largest value), for both kinds of elapsed time,
+with and without ``return_sequences``, for fully connected and NCP wirings and for
+every CfC mode and backbone depth.
 
 Marked ``backends``: ``tests/test_backends.py`` reruns them in a PyTorch-backend
 process from the default run; under other backends they are skipped.
@@ -24,25 +25,10 @@ pytestmark = [
     pytest.mark.skipif(keras.backend.backend() != "torch", reason="the PyTorch kernels"),
 ]
 
-from liquidtime.cells import SynapticLTCCell  # noqa: E402
 from liquidtime.layers import LTC, CfC  # noqa: E402
-from liquidtime.solvers import FusedSolver  # noqa: E402
 from liquidtime.wirings import NCP, FullyConnected  # noqa: E402
 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
-
-
-class PlainFusedSolver(FusedSolver):
-    """The fused solver's step, which the kernels do not take (the solver must be
-    exactly ``FusedSolver``): the cell then scans ``transition`` with its plain
-    solver steps, differentiated by PyTorch's autograd."""
-
-
-def reference_form(monkeypatch, layer) -> None:
-    """Makes ``layer`` scan its cell's plain ``transition`` (the reference form)."""
-    monkeypatch.setattr(type(layer.cell), "fused_scan", lambda self, *args, **kwargs: None)
-    if isinstance(layer.cell, SynapticLTCCell):
-        monkeypatch.setattr(layer.cell, "solver", PlainFusedSolver())
 
 
 def outputs_and_gradients(layer, x, elapsed_time, initial_state, training=False):
@@ -79,17 +65,19 @@ def sequence_data(dtype, batch, length, features, units, time_kind, seed=0):
     return x, initial_state, elapsed
 
 
-def compare(monkeypatch, make_layer, data, dtype, kernel_spy, training=False):
-    """Builds one layer, runs it through the kernel, then through the reference form."""
+def compare(make_layer, data, dtype, kernel_spy, training=False):
+    """The layer with ``implementation="torch"`` against the same weights with
+    ``implementation="reference"`` (the cell's ``transition`` scanned step by step)."""
     x, initial_state, elapsed = data
-    layer = make_layer()
+    layer, reference = make_layer("torch"), make_layer("reference")
     layer.build(x.shape)
+    reference.build(x.shape)
+    reference.set_weights(layer.get_weights())
     kernel = outputs_and_gradients(layer, x, elapsed, initial_state, training)
-    assert kernel_spy.calls, "the kernel did not run"
-    with monkeypatch.context() as patch:
-        reference_form(patch, layer)
-        reference = outputs_and_gradients(layer, x, elapsed, initial_state, training)
-    assert_close([kernel[0], *kernel[1]], [reference[0], *reference[1]], dtype)
+    assert kernel_spy.calls == 1, "the kernel did not run"
+    expected = outputs_and_gradients(reference, x, elapsed, initial_state, training)
+    assert kernel_spy.calls == 1, "the reference ran the kernel"
+    assert_close([kernel[0], *kernel[1]], [expected[0], *expected[1]], dtype)
 
 
 class Spy:
@@ -140,15 +128,16 @@ WIRINGS = {
 @pytest.mark.parametrize("time_kind", ["constant", "per_step"])
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_synaptic_ltc_kernel_matches_reference(
-    monkeypatch, ltc_spy, dtype, wiring, time_kind, return_sequences
+    ltc_spy, dtype, wiring, time_kind, return_sequences
 ):
     units = WIRINGS[wiring]().units
     data = sequence_data(dtype, 3, 7, 4, units, time_kind)
 
-    def make_layer():
-        return LTC(WIRINGS[wiring](), ode_unfolds=3, return_sequences=return_sequences)
+    def make_layer(implementation):
+        return LTC(WIRINGS[wiring](), ode_unfolds=3, return_sequences=return_sequences,
+                   implementation=implementation)
 
-    compare(monkeypatch, make_layer, data, dtype, ltc_spy)
+    compare(make_layer, data, dtype, ltc_spy)
 
 
 @pytest.mark.parametrize("mode", ["default", "no_gate", "pure"])
@@ -156,31 +145,33 @@ def test_synaptic_ltc_kernel_matches_reference(
 @pytest.mark.parametrize("time_kind", ["constant", "per_step"])
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_cfc_kernel_matches_reference(
-    monkeypatch, cfc_spy, dtype, mode, backbone_layers, time_kind, return_sequences
+    cfc_spy, dtype, mode, backbone_layers, time_kind, return_sequences
 ):
     data = sequence_data(dtype, 3, 9, 4, 5, time_kind)
 
-    def make_layer():
+    def make_layer(implementation):
         return CfC(
             5, mode=mode, backbone_units=6, backbone_layers=backbone_layers,
-            return_sequences=return_sequences,
+            return_sequences=return_sequences, implementation=implementation,
         )
 
-    compare(monkeypatch, make_layer, data, dtype, cfc_spy)
+    compare(make_layer, data, dtype, cfc_spy)
 
 
 def test_cfc_kernel_with_backbone_dropout_masks(monkeypatch, cfc_spy):
     """The same (fixed) dropout masks in both forms give the same gradients."""
     data = sequence_data("float32", 4, 6, 3, 5, "per_step")
+    rng = np.random.default_rng(1)
+    masks = [keras.ops.convert_to_tensor((rng.uniform(size=(4, 8)) > 0.4) / 0.6, "float32")
+             for _ in range(2)]
 
-    def make_layer():
+    def make_layer(implementation):
         layer = CfC(5, backbone_units=8, backbone_layers=2, backbone_dropout=0.4,
-                    return_sequences=True)
-        layer.build(data[0].shape)
-        layer.cell.network.draw_sequence_masks(4)  # kept until forgotten: both runs use them
+                    return_sequences=True, implementation=implementation)
+        monkeypatch.setattr(layer.cell.network, "dropout_masks", lambda batch, training: masks)
         return layer
 
-    compare(monkeypatch, make_layer, data, "float32", cfc_spy, training=True)
+    compare(make_layer, data, "float32", cfc_spy, training=True)
 
 
 @pytest.mark.parametrize("kernel", ["ltc", "cfc"])

@@ -244,17 +244,17 @@ class CfCCell(BaseCell, BackboneDropoutRNNHook):
     def fused_scan(
         self, inputs, states, elapsed_time, constants, training=None, return_sequences=True
     ):
-        """On JAX, the sequence by :func:`~liquidtime.cells.network_scan.network_scan`.
+        """On JAX, the sequence by :func:`~liquidtime.cells.network_scan.network_scan`;
+        on PyTorch by :meth:`_torch_scan`.
 
         The same values as scanning :meth:`transition`; the backward pass carries
         only the state's cotangent through the steps and computes each weight
-        gradient as one matmul per chunk of ~8 steps. With ``return_sequences``
-        False the outputs are the last state only. Returns None (scan
-        :meth:`transition`) unless the ``"jax_scan"`` kernel runs (:meth:`uses_kernel`).
+        gradient as one matmul per chunk of ~8 steps (JAX) or over the whole
+        sequence (PyTorch). With ``return_sequences`` False the outputs are the
+        last state only. Returns None (scan :meth:`transition`) unless the
+        ``"jax_scan"`` or the ``"torch"`` kernel runs (:meth:`uses_kernel`).
         """
-        if keras.backend.backend() == "torch" and getattr(
-            self, "implementation", "auto"
-        ) in ("auto", "torch"):
+        if self.uses_kernel("torch"):
             return self._torch_scan(inputs, states, elapsed_time, constants, return_sequences)
         if not self.uses_kernel("jax_scan"):
             return None

@@ -432,15 +432,11 @@ class SynapticLTCCell(ContinuousTimeCell):
         :func:`~liquidtime.kernels.torch_synaptic_ltc.synaptic_ltc_sequence`: the
         values of scanning :meth:`transition`, with the sensory sums ``(a0, b0)``
         computed for the whole sequence first and a backward pass that recomputes
-        each step's unfolds. Returns None (scan :meth:`transition`) on other
-        backends, for other solvers, or when ``implementation`` names another form.
+        each step's synapse activations. Returns None (scan :meth:`transition`)
+        unless the ``"torch"`` kernel runs (:meth:`uses_kernel`: PyTorch backend,
+        fused solver, ``implementation`` ``"auto"`` or ``"torch"``).
         """
-        implementation = getattr(self, "implementation", "auto")
-        if (
-            keras.backend.backend() != "torch"
-            or type(self.solver) is not FusedSolver
-            or implementation not in ("auto", "torch")
-        ):
+        if not self.uses_kernel("torch"):
             return None
         from liquidtime.kernels.torch_synaptic_ltc import synaptic_ltc_sequence
 
