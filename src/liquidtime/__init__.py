@@ -4,41 +4,106 @@ Importing liquidtime chooses the Keras backend as Keras does (the ``KERAS_BACKEN
 environment variable, then the ``backend`` entry of ``keras.json`` in ``$KERAS_HOME`` or
 ``~/.keras``) and falls back to JAX when neither names one and JAX is installed (see
 :mod:`liquidtime._backend`). Import liquidtime before Keras for the fallback to apply.
+
+Keras itself, and liquidtime's layers, cells and wirings with it, are loaded on the
+first use of any public name (``liquidtime.LTC``, ``from liquidtime import CfC``,
+``liquidtime.layers``, ...), which also registers them with Keras's serialization
+for loading ``.keras`` files. Until then ``import liquidtime`` is cheap, so the
+``liquidtime`` command's ``--help`` does not start a backend. A script that only
+loads a saved model and names no liquidtime class calls :func:`import_all` before
+``keras.saving.load_model``.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from liquidtime._backend import select_default_backend
 
 select_default_backend()
 
-# Sub-packages first, then the public names they define.
-from liquidtime import (  # noqa: E402
-    activations,
-    bounds,
-    cells,
-    compat,
-    layers,
-    models,
-    solvers,
-    training,
-    wirings,
+if TYPE_CHECKING:  # what the names below resolve to, for type checkers and IDEs
+    from liquidtime import (
+        activations,
+        bounds,
+        cells,
+        compat,
+        layers,
+        models,
+        solvers,
+        training,
+        wirings,
+    )
+    from liquidtime.activations import lecun_tanh
+    from liquidtime.bounds import BoundsMonitor
+    from liquidtime.cells import (
+        BaseCell,
+        CfCCell,
+        ContinuousTimeCell,
+        CTGRUCell,
+        CTRNNCell,
+        LTCCell,
+        MixedMemoryCell,
+        NeuralODECell,
+        SynapticLTCCell,
+        WiredCfCCell,
+    )
+    from liquidtime.layers import CTGRU, CTRNN, LTC, CfC, ContinuousTimeRNN, NeuralODE
+    from liquidtime.models import build_model, make_rnn_layer
+    from liquidtime.training import ChunkedTrainer, data_parallel, train_chunked
+
+# Sub-packages in import order, then where each public name is defined.
+_SUBPACKAGES = (
+    "activations", "bounds", "cells", "compat", "layers", "models", "solvers", "training",
+    "wirings",
 )
-from liquidtime.activations import lecun_tanh  # noqa: E402
-from liquidtime.bounds import BoundsMonitor  # noqa: E402
-from liquidtime.cells import (  # noqa: E402
-    BaseCell,
-    CfCCell,
-    ContinuousTimeCell,
-    CTGRUCell,
-    CTRNNCell,
-    LTCCell,
-    MixedMemoryCell,
-    NeuralODECell,
-    SynapticLTCCell,
-    WiredCfCCell,
-)
-from liquidtime.layers import CTGRU, CTRNN, LTC, CfC, ContinuousTimeRNN, NeuralODE  # noqa: E402
-from liquidtime.models import build_model, make_rnn_layer  # noqa: E402
-from liquidtime.training import ChunkedTrainer, data_parallel, train_chunked  # noqa: E402
+_HOMES = {
+    "lecun_tanh": "activations",
+    "BoundsMonitor": "bounds",
+    **dict.fromkeys(
+        [
+            "BaseCell", "CfCCell", "ContinuousTimeCell", "CTGRUCell", "CTRNNCell", "LTCCell",
+            "MixedMemoryCell", "NeuralODECell", "SynapticLTCCell", "WiredCfCCell",
+        ],
+        "cells",
+    ),
+    **dict.fromkeys(["CTGRU", "CTRNN", "LTC", "CfC", "ContinuousTimeRNN", "NeuralODE"], "layers"),
+    "build_model": "models",
+    "make_rnn_layer": "models",
+    **dict.fromkeys(["ChunkedTrainer", "data_parallel", "train_chunked"], "training"),
+}
+
+
+def import_all() -> None:
+    """Imports every sub-package, registering all of liquidtime's classes with Keras.
+
+    What the first use of a public name does; call it before
+    ``keras.saving.load_model`` in a script that names no liquidtime class.
+    """
+    for subpackage in _SUBPACKAGES:
+        importlib.import_module(f"liquidtime.{subpackage}")  # also binds it in globals()
+
+
+def __getattr__(name: str) -> Any:
+    """Loads liquidtime's layers (and Keras) on first use of a public name (PEP 562).
+
+    Every sub-package is imported then, so every layer, cell and wiring is registered
+    with Keras's serialization from that point on, as an eager import would.
+    """
+    if name not in _HOMES and name not in _SUBPACKAGES:
+        raise AttributeError(f"module 'liquidtime' has no attribute {name!r}")
+    import_all()
+    if name in _SUBPACKAGES:
+        return globals()[name]
+    value = getattr(globals()[_HOMES[name]], name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __version__ = "0.1.0"
 
@@ -67,6 +132,7 @@ __all__ = [
     "cells",
     "compat",
     "data_parallel",
+    "import_all",
     "layers",
     "lecun_tanh",
     "make_rnn_layer",

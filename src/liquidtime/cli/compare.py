@@ -7,6 +7,14 @@ import argparse
 import sys
 import time
 
+from liquidtime._distribution_options import add_distribution_arguments
+from liquidtime.cli._names import (
+    MODEL_NAMES,
+    NCPS_MODELS,
+    PLOT_X_AXES,
+    RESULTS_FILE,
+    UNAVAILABLE_MODELS,
+)
 from liquidtime.cli.train import (
     EXPECTED_ERRORS,
     HelpFormatter,
@@ -19,14 +27,6 @@ from liquidtime.cli.train import (
     non_negative_int,
     positive_int,
 )
-from liquidtime.experiments.campaign import run_configs
-from liquidtime.experiments.ncps_runner import NCPS_MODELS
-from liquidtime.experiments.plots import X_AXES, plot_learning_curves
-from liquidtime.experiments.records import RESULTS_FILE, check_output_dir
-from liquidtime.experiments.runner import solver_models
-from liquidtime.experiments.tables import markdown_table
-from liquidtime.models import MODEL_NAMES, UNAVAILABLE_MODELS
-from liquidtime.training.distributed import add_distribution_arguments, configure_distribution
 
 TABLE_FILE = "table.md"
 PLOT_FILE = "learning_curves.png"
@@ -100,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="runs trained at once in worker processes (not with --data-parallel)")
     add_training_arguments(parser)
     add_output_arguments(parser)
-    parser.add_argument("--plot-x", choices=X_AXES, default="epoch",
+    parser.add_argument("--plot-x", choices=PLOT_X_AXES, default="epoch",
                         help=f"x axis of {PLOT_FILE}: 'epoch' (seeds averaged) or 'time' (each "
                              "run over its cumulative wall time in seconds)")
     add_distribution_arguments(parser)
@@ -110,6 +110,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the comparison described by ``args``; returns an exit code."""
+    from liquidtime.experiments.campaign import run_configs
+    from liquidtime.experiments.plots import plot_learning_curves
+    from liquidtime.experiments.records import check_output_dir
+    from liquidtime.experiments.runner import solver_models
+    from liquidtime.experiments.tables import markdown_table
+    from liquidtime.training.distributed import configure_distribution
+
     started = time.perf_counter()
     try:
         if args.jobs > 1 and args.data_parallel:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from liquidtime.cli._names import EXPORT_FORMATS, EXPORT_FUNCTIONS
 from liquidtime.cli.train import HelpFormatter, fail, positive_int
-from liquidtime.deploy import FORMATS, FUNCTIONS, export
 
 _DESCRIPTION = """\
 Export a saved model (.keras) for inference outside Keras.
@@ -45,9 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("model", type=Path, help="the saved model (.keras)")
     parser.add_argument("output", type=Path, help="the file (or SavedModel directory) to write")
-    parser.add_argument("--format", required=True, choices=FORMATS, help="the artefact's format")
+    parser.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="the artefact's format")
     parser.add_argument(
-        "--function", default="step", choices=FUNCTIONS, help="one time step, or the whole sequence"
+        "--function", default="step", choices=EXPORT_FUNCTIONS, help="one time step, or the whole sequence"
     )
     parser.add_argument(
         "--batch-size",
@@ -68,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
     """Loads ``args.model`` and exports it; returns an exit code."""
     import keras
 
-    import liquidtime  # noqa: F401  (registers the layers for loading)
+    import liquidtime
+    from liquidtime.deploy import export
+
+    liquidtime.import_all()  # registers the layers for loading
 
     if not args.model.exists():
         return fail("export", FileNotFoundError(f"no saved model at {args.model}"))

@@ -13,18 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-from liquidtime.analysis._validation import check_positive_int
-from liquidtime.analysis.integration import SOLVERS
-from liquidtime.analysis.networks import ACTIVATIONS, HARD_TANH_FLAVOURS, LTC_DECAYS, MODELS
-from liquidtime.analysis.plots import plot_latent_trajectories, plot_length_boxes
-from liquidtime.analysis.sweeps import (
-    SWEEP_VALUES,
-    SWEEPS,
-    SweepConfig,
-    run_sweeps,
-    summary_markdown,
-    write_table,
-)
+# The study (SciPy, Matplotlib) is imported by run(): building the parser stays light.
+from liquidtime.cli._names import EXPRESSIVITY_ACTIVATIONS as ACTIVATIONS
+from liquidtime.cli._names import EXPRESSIVITY_HARD_TANH_FLAVOURS as HARD_TANH_FLAVOURS
+from liquidtime.cli._names import EXPRESSIVITY_LTC_DECAYS as LTC_DECAYS
+from liquidtime.cli._names import EXPRESSIVITY_MODELS as MODELS
+from liquidtime.cli._names import EXPRESSIVITY_SOLVERS as SOLVERS
+from liquidtime.cli._names import EXPRESSIVITY_SWEEP_VALUES as SWEEP_VALUES
+from liquidtime.cli._names import EXPRESSIVITY_SWEEPS as SWEEPS
 
 _VALUE_TYPES = {"width": int, "sigma_w": float, "solver": str, "depth": int, "activation": str}
 _STACKING = {"auto": None, "joint": True, "per-draw": False}
@@ -140,6 +136,10 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
 
 def run(args: argparse.Namespace) -> int:
     """Runs the sweeps described by ``args`` and writes the outputs; returns an exit code."""
+    from liquidtime.analysis._validation import check_positive_int
+    from liquidtime.analysis.plots import plot_latent_trajectories, plot_length_boxes
+    from liquidtime.analysis.sweeps import SweepConfig, run_sweeps, summary_markdown, write_table
+
     try:
         kinds = list(SWEEPS) if args.sweep == "all" else [args.sweep]
         values = None

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from liquidtime.cli._names import PROGRESS_MODES, RESULTS_FILE
 from liquidtime.cli.compare import model_list
 from liquidtime.cli.train import (
     EXPECTED_ERRORS,
@@ -15,11 +16,6 @@ from liquidtime.cli.train import (
     fail,
     positive_int,
 )
-from liquidtime.experiments.campaign import finished_records, run_configs
-from liquidtime.experiments.records import RESULTS_FILE
-from liquidtime.experiments.reproduction import reproduction_configs
-from liquidtime.experiments.runner import PROGRESS_MODES
-from liquidtime.experiments.tables import markdown_table
 
 TABLE_FILE = "table.md"
 
@@ -83,6 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Runs (or lists) the reproduction described by ``args``; returns an exit code."""
+    from liquidtime.experiments.campaign import finished_records, run_configs
+    from liquidtime.experiments.reproduction import reproduction_configs
+    from liquidtime.experiments.tables import markdown_table
+
     started = time.perf_counter()
     output = args.output / args.task
     try:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from liquidtime.cli._names import MODEL_NAMES, NCPS_MODELS
 from liquidtime.cli.train import EXPECTED_ERRORS, HelpFormatter, fail
 from liquidtime.data.registry import task_names
-from liquidtime.experiments.ncps_runner import NCPS_MODELS
-from liquidtime.experiments.records import read_records
-from liquidtime.experiments.tables import markdown_report, markdown_table
-from liquidtime.models import MODEL_NAMES
 
 _DESCRIPTION = """\
 Print a Markdown table of the result records written by `liquidtime train` and
@@ -69,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Prints (and optionally writes) the table; returns an exit code."""
+    from liquidtime.experiments.records import read_records
+    from liquidtime.experiments.tables import markdown_report, markdown_table
+
     try:
         records = read_records(args.results)
     except EXPECTED_ERRORS as error:

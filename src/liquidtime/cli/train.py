@@ -15,26 +15,29 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import tomllib
 
+# Only modules that import no backend here: building the parser (--help) must not
+# start one. What trains is imported by the functions that run the commands.
+from liquidtime._distribution_options import add_distribution_arguments
+from liquidtime.cli._names import (
+    MODEL_NAMES,
+    NCPS_MODELS,
+    PAPER_COUNTERPART,
+    PRESETS,
+    PROGRESS_MODES,
+    RESULTS_FILE,
+    SOLVER_NAMES,
+)
 from liquidtime.data import DatasetNotFoundError, MalformedDatasetError
 from liquidtime.data.registry import TASKS, task_names
-from liquidtime.experiments.ncps_runner import NCPS_MODELS
-from liquidtime.experiments.records import RESULTS_FILE
-from liquidtime.experiments.runner import (
-    PAPER_COUNTERPART,
-    PROGRESS_MODES,
-    RunConfig,
-    RunFinishedError,
-    parse_layer_option,
-    train_run,
-)
-from liquidtime.models import MODEL_NAMES, PRESETS
-from liquidtime.solvers import SOLVERS
-from liquidtime.training.distributed import add_distribution_arguments, configure_distribution
+
+if TYPE_CHECKING:
+    import keras
+
+    from liquidtime.experiments.runner import RunConfig
 
 _DESCRIPTION = """\
 Train one model on one task of the LTC paper (Hasani et al., AAAI 2021) with the
@@ -178,7 +181,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                        dest="learning_rate",
                        help="Adam learning rate (paper: LTC 0.01, occupancy/smnist 0.005; "
                             "baselines 0.001)")
-    group.add_argument("--solver", choices=tuple(SOLVERS), default=None,
+    group.add_argument("--solver", choices=SOLVER_NAMES, default=None,
                        help="ODE solver of the continuous-time models (default: the preset's: "
                             "LTC fused, CT-RNN euler, Neural ODE rk4)")
     group.add_argument("--unfolds", type=positive_int, default=None, metavar="N",
@@ -232,6 +235,8 @@ def logging_callbacks(args: argparse.Namespace, run_name: str) -> list[keras.cal
         ValueError: If ``--tensorboard`` is given and TensorFlow or TensorBoard is not
             installed.
     """
+    import keras
+
     callbacks: list[keras.callbacks.Callback] = []
     if args.tensorboard is not None:
         missing = [name for name in ("tensorflow", "tensorboard")
@@ -427,6 +432,8 @@ def config_from_args(
     With ``solver_options=False`` (models without an ODE solver, in ``compare``)
     ``--solver`` and ``--unfolds`` are left out.
     """
+    from liquidtime.experiments.runner import RunConfig, parse_layer_option
+
     return RunConfig(
         task=args.task,
         model=model,
@@ -456,6 +463,9 @@ EXPECTED_ERRORS = (ValueError, RuntimeError, NotImplementedError, FileNotFoundEr
 
 def run(args: argparse.Namespace) -> int:
     """Trains the run described by ``args``; returns an exit code."""
+    from liquidtime.experiments.runner import RunFinishedError, train_run
+    from liquidtime.training.distributed import configure_distribution
+
     try:
         config = config_from_args(args, args.model, args.seed)
         callbacks = logging_callbacks(args, config.run_name)

@@ -30,11 +30,11 @@ from typing import Any
 import keras
 import numpy as np
 
+# Defined without Keras, for the command line's parser (add_distribution_arguments is
+# re-exported from here).
+from liquidtime._distribution_options import ENV_PROCESSES as _ENV_PROCESSES
+from liquidtime._distribution_options import add_distribution_arguments
 from liquidtime.cells import validation
-
-_ENV_ADDRESS = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
-_ENV_PROCESSES = "KERAS_DISTRIBUTION_NUM_PROCESSES"
-_ENV_PROCESS_ID = "KERAS_DISTRIBUTION_PROCESS_ID"
 
 
 def _require_jax(what: str) -> None:
@@ -238,57 +238,6 @@ def initialize_multi_host(
     keras.distribution.initialize(
         job_addresses=coordinator_address, num_processes=num_processes, process_id=process_id
     )
-
-
-def add_distribution_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Adds the data-parallel options to a command-line parser.
-
-    Options: ``--data-parallel`` (train data-parallel over the available devices),
-    ``--devices N`` (use the first N devices only), and for several machines
-    ``--coordinator-address HOST:PORT``, ``--num-processes N``, ``--process-id I``
-    (defaults from the ``KERAS_DISTRIBUTION_*`` environment variables).
-    Use :func:`configure_distribution` on the parsed arguments.
-
-    Returns:
-        The parser.
-    """
-    group = parser.add_argument_group(
-        "distribution", "Data-parallel training with keras.distribution (JAX backend)."
-    )
-    group.add_argument(
-        "--data-parallel",
-        action="store_true",
-        help="Train data-parallel: replicate the model on every available device and "
-        "split each batch over them (the batch size must be a multiple of the device count).",
-    )
-    group.add_argument(
-        "--devices",
-        type=int,
-        default=None,
-        metavar="N",
-        help="With --data-parallel, use only the first N devices (default: all).",
-    )
-    group.add_argument(
-        "--coordinator-address",
-        default=None,
-        metavar="HOST:PORT",
-        help=f"Multi-host training: address of process 0 (default: ${_ENV_ADDRESS}).",
-    )
-    group.add_argument(
-        "--num-processes",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"Multi-host training: number of processes (default: ${_ENV_PROCESSES}).",
-    )
-    group.add_argument(
-        "--process-id",
-        type=int,
-        default=None,
-        metavar="I",
-        help=f"Multi-host training: this process's index (default: ${_ENV_PROCESS_ID}).",
-    )
-    return parser
 
 
 def configure_distribution(args: argparse.Namespace) -> keras.distribution.DataParallel | None:
