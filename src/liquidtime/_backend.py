@@ -124,10 +124,10 @@ def select_default_backend() -> str | None:
         return backend
     keras_dir = keras_home()
     config_path = os.path.expanduser(os.path.join(keras_dir, "keras.json"))
-    backend = _configured_backend(config_path)
-    if backend is not None:
-        _check_installed(backend, f"the `backend` entry of {config_path}")
-        return backend
+    configured = _configured_backend(config_path)
+    if configured is not None:
+        _check_installed(configured, f"the `backend` entry of {config_path}")
+        return configured
     if importlib.util.find_spec(DEFAULT_BACKEND) is None:
         return None
     if not os.path.exists(config_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from typing import Any
+from typing import Any, TypeVar
+
+_Choice = TypeVar("_Choice", bound=str)
 
 
 def check_positive_int(name: str, value: Any) -> int:
@@ -51,7 +53,7 @@ def check_non_negative_float(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
+def check_choice(name: str, value: Any, choices: Collection[_Choice]) -> _Choice:
     """Returns ``value`` if it is one of ``choices``, else raises ``ValueError``."""
     if value not in choices:
         expected = ", ".join(repr(choice) for choice in choices)

@@ -128,7 +128,7 @@ def measure_trajectory_lengths(
     # (time, draws, depth, width) -> (draws, depth, time, width)
     trajectories = np.concatenate(states, axis=1).transpose(1, 2, 0, 3)
     lengths, latent, explained = latent_trajectory(trajectories)
-    steps = np.asarray(steps)
+    step_counts = np.asarray(steps)
     return TrajectoryLengths(
         model=model,
         solver=solver,
@@ -136,9 +136,9 @@ def measure_trajectory_lengths(
         lengths=lengths,
         latent=latent,
         explained_variance=explained,
-        steps=steps,
+        steps=step_counts,
         nfev=np.asarray(nfev),
-        steps_per_sample=steps / (samples - 1),
+        steps_per_sample=step_counts / (samples - 1),
         input_length=float(arc_length(inputs.values)),
         sample_interval=inputs.sample_interval,
     )

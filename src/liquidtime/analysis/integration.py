@@ -49,8 +49,13 @@ _IMPLICIT = ("LSODA", "BDF", "Radau")
 class LinearDecaySystem(Protocol):
     """An ODE ``dx/dt = -decay(t, x) * x + drive(t, x)`` with a flat state of ``size``."""
 
-    size: int
-    state_shape: tuple[int, ...]
+    @property
+    def size(self) -> int:
+        """Length of the flat state ``y``."""
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        """Shape of the unflattened state ``x``."""
 
     def vector_field(self, t: float, y: np.ndarray) -> np.ndarray:
         """Returns ``dy/dt`` for the flat state ``y``."""
@@ -120,6 +125,13 @@ def integrate_system(
     return _integrate_adaptive(system, times, solver, rtol, atol)
 
 
+def _dense(matrix: sparse.spmatrix | np.ndarray) -> np.ndarray:
+    """Returns ``matrix`` as a dense array (LSODA takes no sparse Jacobian)."""
+    if isinstance(matrix, np.ndarray):
+        return matrix
+    return matrix.toarray()
+
+
 def _integrate_adaptive(
     system: LinearDecaySystem, times: np.ndarray, solver: str, rtol: float, atol: float
 ) -> Integration:
@@ -128,7 +140,7 @@ def _integrate_adaptive(
     if solver in ("BDF", "Radau"):
         options["jac"] = system.jacobian
     elif solver == "LSODA":
-        options["jac"] = lambda t, y: system.jacobian(t, y).toarray()
+        options["jac"] = lambda t, y: _dense(system.jacobian(t, y))
     method = getattr(integrate, solver)(
         system.vector_field,
         times[0],

@@ -37,11 +37,11 @@ Activation = Literal["tanh", "sigmoid", "relu", "hard_tanh"]
 HardTanh = Literal["elementwise", "original"]
 LTCDecay = Literal["signed", "abs"]
 
-MODELS: tuple[str, ...] = ("ltc", "ctrnn", "node")
+MODELS: tuple[Model, ...] = ("ltc", "ctrnn", "node")
 MODEL_NAMES: dict[str, str] = {"ltc": "LTC", "ctrnn": "CT-RNN", "node": "Neural ODE"}
-ACTIVATIONS: tuple[str, ...] = ("tanh", "sigmoid", "relu", "hard_tanh")
-HARD_TANH_FLAVOURS: tuple[str, ...] = ("elementwise", "original")
-LTC_DECAYS: tuple[str, ...] = ("signed", "abs")
+ACTIVATIONS: tuple[Activation, ...] = ("tanh", "sigmoid", "relu", "hard_tanh")
+HARD_TANH_FLAVOURS: tuple[HardTanh, ...] = ("elementwise", "original")
+LTC_DECAYS: tuple[LTCDecay, ...] = ("signed", "abs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,6 +279,7 @@ class RandomNetworks:
         p = self.parameters
         x = y.reshape(self.state_shape)
         f, slope = self.gate(t, x)
+        decay: float | np.ndarray
         if self.model == "node":
             decay, sensitivity = 0.0, slope
         elif self.model == "ctrnn":

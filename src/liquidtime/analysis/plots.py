@@ -97,8 +97,8 @@ def _plot_bounds(axis, result: SweepResult, models, positions, labels) -> None:
     for model in models:
         colour = MODEL_COLOURS[model]
         measured = [nan_median(p.results[model].lengths[:, -1]) for p in result.points]
-        bound = [nan_median(p.bounds[model][:, -1]) for p in result.points]
-        bound = np.where(np.asarray(bound) > 0, bound, np.nan)
+        medians = np.asarray([nan_median(p.bounds[model][:, -1]) for p in result.points])
+        bound = np.where(medians > 0, medians, np.nan)
         axis.plot(positions, measured, "o-", color=colour, label=f"{MODEL_NAMES[model]} measured")
         axis.plot(positions, bound, "^--", color=colour, label=f"{MODEL_NAMES[model]} bound")
     axis.set(

@@ -17,6 +17,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,10 @@ from liquidtime.analysis.networks import (
     LTC_DECAYS,
     MODEL_NAMES,
     MODELS,
+    Activation,
+    HardTanh,
+    LTCDecay,
+    Model,
     sample_parameters,
 )
 
@@ -85,11 +90,11 @@ class SweepConfig:
     sigma_w: float = 2.0
     sigma_b: float = 1.0
     tau_min: float = 1e-3
-    activation: str = "tanh"
+    activation: Activation = "tanh"
     solver: str = "RK45"
-    hard_tanh: str = "elementwise"
-    ltc_decay: str = "signed"
-    models: tuple[str, ...] = MODELS
+    hard_tanh: HardTanh = "elementwise"
+    ltc_decay: LTCDecay = "signed"
+    models: tuple[Model, ...] = MODELS
     draws: int = 10
     seed: int = 0
     samples: int = 100
@@ -202,7 +207,8 @@ def measure_point(kind: str, value: int | float | str, config: SweepConfig) -> S
     """
     check_choice("kind", kind, SWEEPS)
     start = time.perf_counter()
-    config = dataclasses.replace(config, **{kind: value})
+    changes: dict[str, Any] = {kind: value}
+    config = dataclasses.replace(config, **changes)
     parameters = sample_parameters(
         config.draws,
         config.width,
@@ -212,7 +218,8 @@ def measure_point(kind: str, value: int | float | str, config: SweepConfig) -> S
         seed=config.seed,
         tau_min=config.tau_min,
     )
-    results, bounds = {}, {}
+    results: dict[str, TrajectoryLengths] = {}
+    bounds: dict[str, np.ndarray] = {}
     for model in config.models:
         results[model] = measure_trajectory_lengths(
             model,

@@ -30,6 +30,9 @@ class PiecewiseLinearInput:
 
     times: np.ndarray
     values: np.ndarray
+    # Derived in __post_init__: the solvers call the input once per vector-field evaluation.
+    _knots: list[float] = dataclasses.field(init=False, repr=False, compare=False)
+    _slopes: np.ndarray = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         times = np.asarray(self.times, dtype=float)
@@ -46,7 +49,6 @@ class PiecewiseLinearInput:
             )
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "values", values)
-        # The solvers call the input once per vector-field evaluation: keep it cheap.
         object.__setattr__(self, "_knots", times.tolist())
         object.__setattr__(self, "_slopes", np.diff(values, axis=0) / np.diff(times)[:, None])
 

@@ -144,10 +144,10 @@ class BoundsMonitor(keras.callbacks.Callback):
         return layers
 
     def _layer_inputs(self, layer: ContinuousTimeRNN) -> Any:
-        model_inputs = getattr(self.model, "inputs", None)
+        model_inputs = getattr(self.model, "inputs", None) or []
         # A layer called as layer(x, elapsed_time=dt) lists x first, then dt.
         sequences = layer.input[0] if isinstance(layer.input, (list, tuple)) else layer.input
-        for index, tensor in enumerate(model_inputs or []):
+        for index, tensor in enumerate(model_inputs):
             if sequences is tensor:
                 if len(model_inputs) == 1:
                     return self.reference_inputs

@@ -90,8 +90,8 @@ def state_and_time_constants(
     if initial_state is None:
         states0 = cell.get_initial_state(batch_size)
     else:
-        states0 = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
-        states0 = [ops.cast(s, cell.compute_dtype) for s in states0]
+        given = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+        states0 = [ops.cast(s, cell.compute_dtype) for s in given]
 
     # decay_and_drive reads the projected inputs, transition the loop's sequence inputs
     # (the same unless the cell finishes its input work inside the loop).

@@ -14,7 +14,7 @@ regularly sampled data (``dt = 1``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import keras
 from keras import ops
@@ -188,7 +188,9 @@ class NetworkODECell(ContinuousTimeCell, BackboneDropoutRNNHook):
         return self.readout(state), [state, *states[1:]], status
 
     def _clip(self, state: Any) -> Any:
-        return ops.clip(state, -self.clip_state, self.clip_state)
+        # Called only when clip_state is set.
+        limit = cast(float, self.clip_state)
+        return ops.clip(state, -limit, limit)
 
     def get_config(self) -> dict[str, Any]:
         config = {

@@ -85,7 +85,7 @@ class InputStateNetwork(keras.layers.Layer):
         }
         self.seed_generator = keras.random.SeedGenerator(seed) if backbone_dropout > 0 else None
         # Masks drawn for the current sequence by draw_sequence_masks, or None.
-        self._sequence_masks = None
+        self._sequence_masks: list[Any] | None = None
 
     def _add(self, name: str, shape: tuple[int, ...], kind: str) -> keras.Variable:
         initializer, regularizer, constraint = self._weight_options[kind]

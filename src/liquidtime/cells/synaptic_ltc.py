@@ -390,7 +390,7 @@ class SynapticLTCCell(ContinuousTimeCell):
         return a0 + a, b0 + b
 
     @property
-    def rematerialize(self) -> bool:
+    def rematerialize(self) -> bool:  # type: ignore[override]  # a class attribute in BaseCell
         """False when :func:`fused_unfolds` runs: it recomputes by itself."""
         return not self.uses_kernel("fused_unfolds")
 

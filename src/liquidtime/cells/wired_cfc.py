@@ -174,8 +174,11 @@ class WiredCfCCell(BaseCell):
             Per layer, ``M_l`` of shape ``(sources, n_l)`` and ``Q_l`` of shape
             ``(n_l, n_l)``, before tiling over the heads. Needs the built wiring.
         """
-        adjacency = np.abs(self.built_wiring.adjacency_matrix).astype(np.float64)
-        sensory = np.abs(self.built_wiring.sensory_adjacency_matrix).astype(np.float64)
+        wiring = self.built_wiring
+        if wiring is None:
+            raise ValueError("`layer_masks()` needs the built wiring: build the cell first.")
+        adjacency = np.abs(wiring.adjacency_matrix).astype(np.float64)
+        sensory = np.abs(wiring.sensory_adjacency_matrix).astype(np.float64)
         masks = []
         for index, (start, stop) in enumerate(self.layer_ranges):
             if index == 0:

@@ -17,7 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, as a package before Python 3.11
+    import tomli as tomllib
 
 # Only modules that import no backend here: building the parser (--help) must not
 # start one. What trains is imported by the functions that run the commands.
@@ -322,7 +325,7 @@ def _run_with_config(
             setattr(args, action.dest, from_file.get(action.dest, []))
         elif isinstance(value, _Unset):
             default = value.value
-            if isinstance(default, str) and action.type is not None:
+            if isinstance(default, str) and callable(action.type):
                 default = action.type(default)
             setattr(args, action.dest, from_file.get(action.dest, default))
     missing = ["/".join(action.option_strings) for action in required
@@ -383,7 +386,7 @@ def _scalar_from_file(
     if isinstance(value, (bool, dict, list)) or value is None:
         parser.error(f"{where}: expected a single value as on the command line")
     try:
-        converted = action.type(str(value)) if action.type is not None else str(value)
+        converted = action.type(str(value)) if callable(action.type) else str(value)
     except (argparse.ArgumentTypeError, TypeError, ValueError) as error:
         parser.error(f"{where}: {error}")
     if action.choices is not None and converted not in action.choices:

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import keras
 import numpy as np
@@ -249,6 +249,16 @@ def _softplus_inverse(p: np.ndarray) -> np.ndarray:
 # Per-cell conversion ----------------------------------------------------------------
 
 
+_T = TypeVar("_T")
+
+
+def _built(value: _T | None, cell: Any) -> _T:
+    """``value`` (an input size or wiring) of a cell that the converter found built."""
+    if value is None:
+        raise ValueError(f"The {type(cell).__name__} is not built; build the layer first.")
+    return value
+
+
 class _Conversion:
     """Collects (variable, value) pairs and the reasons the result is not exact."""
 
@@ -282,8 +292,8 @@ class _Conversion:
 
 
 def _convert_synaptic_ltc(cell: SynapticLTCCell, job: _Conversion) -> None:
-    weights = job.weights
-    n, m, k = cell.units, cell.input_dim, cell.wiring.output_dim
+    weights, wiring = job.weights, _built(cell.built_wiring, cell)
+    n, m, k = cell.units, _built(cell.input_dim, cell), cell.wiring.output_dim
     if not isinstance(cell.solver, FusedSolver):
         raise ValueError(
             "ncps integrates the LTC with the fused step; build the liquidtime layer with "
@@ -296,8 +306,8 @@ def _convert_synaptic_ltc(cell: SynapticLTCCell, job: _Conversion) -> None:
     for name, size in (("input_w", m), ("input_b", m), ("output_w", k), ("output_b", k)):
         if getattr(cell, name) is not None:
             values[name] = weights.take(name, (size,))
-    mask = np.abs(cell.built_wiring.adjacency_matrix).astype(np.float64)
-    sensory_mask = np.abs(cell.built_wiring.sensory_adjacency_matrix).astype(np.float64)
+    mask = np.abs(wiring.adjacency_matrix).astype(np.float64)
+    sensory_mask = np.abs(wiring.sensory_adjacency_matrix).astype(np.float64)
     masks = {"sparsity_mask": mask, "sensory_sparsity_mask": sensory_mask}
     if weights.source == "torch":
         for name, mask in masks.items():
@@ -362,9 +372,9 @@ def _pure_parameters(job: _Conversion, prefix: str, n: int) -> tuple[np.ndarray,
 
 def _convert_cfc(cell: CfCCell, job: _Conversion) -> None:
     weights, net, n = job.weights, cell.network, cell.units
-    m, layers, units = cell.input_dim, cell.backbone_layers, cell.backbone_units
+    m, layers, units = _built(cell.input_dim, cell), cell.backbone_layers, cell.backbone_units
     head_rows = units if layers else m + n
-    if weights.source == "keras":
+    if isinstance(weights, _KerasWeights):
         job.inexact += _keras_no_tanh(cell.mode)
         ff1 = (weights.take("ff1_weight", (head_rows, n)), weights.take("ff1_bias", (n,)))
         if cell.mode == "pure":
@@ -421,7 +431,7 @@ def _convert_cfc(cell: CfCCell, job: _Conversion) -> None:
 
 
 def _convert_wired_cfc(cell: WiredCfCCell, job: _Conversion) -> None:
-    weights, wiring = job.weights, cell.built_wiring
+    weights, wiring = job.weights, _built(cell.built_wiring, cell)
     job.inexact += _keras_no_tanh(cell.mode) if weights.source == "keras" else []
     a_full, w_tau_full = np.ones(cell.units), np.zeros(cell.units)
     for index, ((start, stop), (in_mask, rec_mask)) in enumerate(
@@ -464,8 +474,9 @@ def _convert_wired_cfc(cell: WiredCfCCell, job: _Conversion) -> None:
             w_tau_full[start:stop], a_full[start:stop] = _pure_parameters(job, prefix, n)
             kernel, bias = heads["ff1"]
         else:
-            kernel = _gated_heads(*(heads[h][0] for h in names), weights.source)
-            bias = _gated_heads(*(heads[h][1] for h in names), weights.source)
+            ff1, ff2, time_a, time_b = (heads[h] for h in names)
+            kernel = _gated_heads(ff1[0], ff2[0], time_a[0], time_b[0], weights.source)
+            bias = _gated_heads(ff1[1], ff2[1], time_a[1], time_b[1], weights.source)
         ours = np.concatenate([in_mask, rec_mask], axis=0)
         ours = np.tile(ours, (1, kernel.shape[1] // n))
         dropped = np.abs(kernel[ours == 0])
@@ -484,7 +495,7 @@ def _convert_wired_cfc(cell: WiredCfCCell, job: _Conversion) -> None:
 
 
 def _convert_lstm(memory: MixedMemoryCell, job: _Conversion) -> None:
-    weights, n, m = job.weights, memory.memory_units, memory.input_dim
+    weights, n, m = job.weights, memory.memory_units, _built(memory.input_dim, memory)
     kernel = weights.take("lstm.input_map.weight", (4 * n, m)).T
     bias = weights.take("lstm.input_map.bias", (4 * n,))
     recurrent = weights.take("lstm.recurrent_map.weight", (4 * n, n)).T

@@ -38,7 +38,7 @@ _PACKAGED_TASKS = ("occupancy",)
 def _packaged_dir(info: TaskInfo) -> Path | None:
     if info.name not in _PACKAGED_TASKS:
         return None
-    return Path(str(importlib.resources.files("liquidtime.data").joinpath("_files", info.folder)))
+    return Path(str(importlib.resources.files("liquidtime.data").joinpath("_files").joinpath(info.folder)))
 
 
 def candidate_dirs(info: TaskInfo, data_dir: os.PathLike | str | None) -> list[Path]:

@@ -69,7 +69,7 @@ def run_configs(
             results[index] = done[config.run_key]
         else:
             pending.append(index)
-    options = {"data_dir": data_dir, "output_dir": output_dir, "resume": resume}
+    options: dict[str, Any] = {"data_dir": data_dir, "output_dir": output_dir, "resume": resume}
     if jobs == 1 or len(pending) <= 1:
         loaded = {}
         for index in pending:

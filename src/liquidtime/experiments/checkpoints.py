@@ -158,7 +158,8 @@ def save_checkpoint(
     path = directory / CHECKPOINT_FILE
     temporary = directory / f"{CHECKPOINT_FILE}.{os.getpid()}.tmp.npz"
     try:
-        np.savez(temporary, **arrays)
+        # NumPy's stub types **kwds as its `allow_pickle: bool`; every value here is an array.
+        np.savez(temporary, **arrays)  # type: ignore[arg-type]
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -98,7 +98,8 @@ def build_ncps_model(model: str, task: Task, units: int, seed: int) -> Any:
             f"{list(NCPS_MODELS)}, got {model!r}."
         )
 
-    class SequenceModel(torch.nn.Module):
+    # torch is imported lazily (import_ncps), so mypy cannot see the base class.
+    class SequenceModel(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.rnn = rnn
@@ -111,7 +112,7 @@ def build_ncps_model(model: str, task: Task, units: int, seed: int) -> Any:
         def apply_constraints(self) -> None:
             """ncps's clipping of the LTC's positive parameters (a no-op in its softplus mode)."""
             cell = getattr(self.rnn, "rnn_cell", None)
-            if hasattr(cell, "apply_weight_constraints"):
+            if cell is not None and hasattr(cell, "apply_weight_constraints"):
                 cell.apply_weight_constraints()
 
     return SequenceModel()

@@ -121,24 +121,24 @@ def learning_curves_figure(
                      f"seed{'s' if len(members) > 1 else ''}; {_test_label(tests, metric)})")
             colour = colours.get(model, "black")
             if x == "epoch":
-                for axis, key, factor in ((loss_axis, "loss", 1.0), (metric_axis, "valid", scale)):
-                    epochs, values = _curves(members, key, factor)
+                for axis, curve, factor in ((loss_axis, "loss", 1.0), (metric_axis, "valid", scale)):
+                    epochs, values = _curves(members, curve, factor)
                     _plot_mean_and_band(axis, epochs, values, style, colour, label)
-                    if key == "valid":
+                    if curve == "valid":
                         fitted += list(values[:, epochs > 0].ravel())
                 best = [np.nan if member.get("best_epoch") is None
                         else float(member["best_epoch"]) for member in members]
             else:
                 for number, member in enumerate(members):
-                    for axis, key, factor in ((loss_axis, "loss", 1.0),
-                                              (metric_axis, "valid", scale)):
-                        times, values = _run_curve(member, key, factor)
+                    for axis, curve, factor in ((loss_axis, "loss", 1.0),
+                                                (metric_axis, "valid", scale)):
+                        times, values = _run_curve(member, curve, factor)
                         axis.plot(times, values, style, color=colour, linewidth=1.2,
                                   label=label if number == 0 else None,
                                   marker="." if len(times) < 30 else None)
-                        if key == "valid":
-                            epochs = [entry["epoch"] for entry in member.get("history", [])]
-                            fitted += [value for value, epoch in zip(values, epochs) if epoch > 0]
+                        if curve == "valid":
+                            run_epochs = [entry["epoch"] for entry in member.get("history", [])]
+                            fitted += [value for value, epoch in zip(values, run_epochs) if epoch > 0]
                 best = [_time_of_epoch(member, member.get("best_epoch")) for member in members]
             metric_axis.plot(best, tests, linestyle="none", marker=TEST_MARKER, markersize=11,
                              color=colour, markeredgecolor="black", markeredgewidth=0.6)

@@ -108,7 +108,7 @@ def solver_models() -> tuple[str, ...]:
     for name in MODEL_NAMES:
         if name in UNAVAILABLE_MODELS:
             continue
-        extra = {"output_size": 1} if name in WIRED_MODELS else {}
+        extra: dict[str, Any] = {"output_size": 1} if name in WIRED_MODELS else {}
         layer = make_rnn_layer(name, 4, **extra)
         if isinstance(getattr(layer, "cell", None), ContinuousTimeCell):
             names.append(name)
@@ -275,7 +275,7 @@ def _check_layer_options(model: str, options: tuple[tuple[str, str], ...]) -> No
             f"Received an invalid value for argument `layer_options`, expected sorted "
             f"(name, JSON value) pairs with distinct names, got {options!r}."
         )
-    extra = {"output_size": 1} if model in WIRED_MODELS else {}
+    extra: dict[str, Any] = {"output_size": 1} if model in WIRED_MODELS else {}
     try:
         make_rnn_layer(model, 4, **extra, **{name: json.loads(value) for name, value in options})
     except (TypeError, ValueError) as error:
@@ -341,6 +341,13 @@ def sample_weights(task: Task, labels: np.ndarray) -> np.ndarray | None:
     return np.asarray(task.class_weights, dtype="float32")[labels]
 
 
+def _resolved(value: int | None, name: str) -> int:
+    """``value`` of a configuration that :meth:`RunConfig.resolved` has filled in."""
+    if value is None:
+        raise ValueError(f"`{name}` is not set: call `RunConfig.resolved()` first.")
+    return value
+
+
 def build_run_model(config: RunConfig, task: Task) -> keras.Model:
     """The model of a run: the factory's model with the run's overrides.
 
@@ -365,7 +372,7 @@ def build_run_model(config: RunConfig, task: Task) -> keras.Model:
         config.model,
         task.input_dim,
         task.output_dim,
-        units=config.units,
+        units=_resolved(config.units, "units"),
         return_sequences=task.kind != SEQUENCE_CLASSIFICATION,
         sequence_length=task.x_train.shape[1],
         preset=config.preset,
@@ -381,7 +388,7 @@ def _effective_solver(model: keras.Model) -> tuple[str | None, int | None]:
         if "ode_unfolds" in config:
             solver = config.get("solver")
             if isinstance(solver, dict):
-                solver = names.get(solver.get("class_name"), solver.get("class_name"))
+                solver = names.get(solver["class_name"], solver["class_name"])
             return solver, config["ode_unfolds"]
     return None, None
 
@@ -642,7 +649,8 @@ def _train_locked(
     started = time.perf_counter()
     mode = _progress_mode(progress)
     say = (lambda line: None) if mode == "none" else (log or functools.partial(print, flush=True))
-    check_global_batch_size(config.batch_size)
+    batch_size = _resolved(config.batch_size, "batch_size")
+    check_global_batch_size(batch_size)
     run_dir = output_dir / "checkpoints" / config.run_name
 
     if task is None:
@@ -654,7 +662,7 @@ def _train_locked(
             f"({config.protocol})."
         )
     task = subsample_train(task, config.max_train_windows)
-    if config.batch_size > len(task.x_train):
+    if batch_size > len(task.x_train):
         raise ValueError(
             f"Received an invalid value for argument `batch_size`, expected at most the "
             f"{len(task.x_train)} training windows of {config.task}, got {config.batch_size}: "
@@ -773,7 +781,11 @@ def _train_keras(
     interrupt.check()
     if state["epochs_done"] < config.epochs and not state["stopped_on_nan"]:
         batches = _EpochBatches(
-            task, config.seed, config.batch_size, weights, first_epoch=state["epochs_done"] + 1
+            task,
+            config.seed,
+            _resolved(config.batch_size, "batch_size"),
+            weights,
+            first_epoch=state["epochs_done"] + 1,
         )
         runner_callbacks: list[keras.callbacks.Callback] = [
             interrupt,

@@ -93,9 +93,10 @@ def check_implementation(
         )
     elif not kernel.runs_here(solver):
         solver_name = getattr(solver, "name", type(solver).__name__)
+        kernel_solver = getattr(kernel.solver, "name", kernel.solver)  # a Solver class
         reason = (
             f"the kernel {implementation!r} of {owner} computes the steps of the "
-            f"{kernel.solver.name!r} solver, not of the cell's solver {solver_name!r}"
+            f"{kernel_solver!r} solver, not of the cell's solver {solver_name!r}"
         )
     else:
         return implementation

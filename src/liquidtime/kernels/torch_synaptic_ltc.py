@@ -100,9 +100,11 @@ def _unfold(v, p: _Parameters, h, h_a0_plus_1, h_b0, activation, sums, new_v, de
 
 def _step_sizes(unfolds: int, constant_dt: float | None, dt: torch.Tensor | None, like):
     """``h = dt / L`` per step as ``(time, 1, batch)``, or a scalar tensor (constant ``dt``)."""
-    if dt is None:
-        return like.new_tensor(constant_dt / unfolds)
-    return dt.permute(0, 2, 1) / unfolds
+    if dt is not None:
+        return dt.permute(0, 2, 1) / unfolds
+    if constant_dt is None:
+        raise ValueError("Received neither a constant elapsed time nor an `elapsed_time` tensor.")
+    return like.new_tensor(constant_dt / unfolds)
 
 
 def _step(h: torch.Tensor, t: int) -> torch.Tensor:

@@ -324,8 +324,9 @@ def split_cell_arguments(cell_class: type[BaseCell], kwargs: dict[str, Any]) -> 
     for klass in cell_class.__mro__:
         if klass is keras.layers.Layer:
             break
-        if "__init__" in vars(klass):
-            parameters |= set(inspect.signature(klass.__init__).parameters)
+        init = vars(klass).get("__init__")
+        if init is not None:
+            parameters |= set(inspect.signature(init).parameters)
     parameters -= {"self", "units", "kwargs"}
     cell_kwargs = {k: v for k, v in kwargs.items() if k in parameters}
     layer_kwargs = {k: v for k, v in kwargs.items() if k not in parameters}

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.mixed_memory import MixedMemoryCell
 
+if TYPE_CHECKING:
+    # The mixin is listed before CellSequenceLayer: type-check it as one.
+    from liquidtime.layers.base import CellSequenceLayer as _MixinBase
+else:
+    _MixinBase = object
+
 _LAYER_BASE_KEYS = ("name", "trainable", "dtype")
 
 
-class MixedMemoryOption:
+class MixedMemoryOption(_MixinBase):
     """Mixin for :class:`~liquidtime.layers.CellSequenceLayer` subclasses: ``mixed_memory``.
 
     With ``mixed_memory=True`` the layer's cell is wrapped in a

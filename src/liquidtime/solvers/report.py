@@ -89,10 +89,12 @@ def failure_messages(summary: np.ndarray, layer_name: str, cell: Any) -> dict[st
         unfolds = getattr(cell, "ode_unfolds", 1)
         # The ratio comes from float32 sums: forgive it a relative 1e-5 before rounding up.
         needed = math.ceil(unfolds * ratio * (1 - 1e-5)) if math.isfinite(ratio) else None
+        # Only a solver with a stability limit reports a ratio.
+        limit = getattr(solver, "stability_limit", math.inf)
         messages["unstable"] = (
             f"{layer_name}: the {name!r} solver took sub-steps with h * a = "
-            f"{ratio * solver.stability_limit:.4g}, {ratio:.4g} times its stability limit "
-            f"{solver.stability_limit:g} (h = elapsed time / ode_unfolds, a = 1 / the "
+            f"{ratio * limit:.4g}, {ratio:.4g} times its stability limit "
+            f"{limit:g} (h = elapsed time / ode_unfolds, a = 1 / the "
             "neuron's time constant): the state oscillates with a growing amplitude. "
             + (f"Increase `ode_unfolds` to at least {needed} (now {unfolds}), " if needed else "")
             + "shorten the elapsed times, or use solver='fused', which is stable for any step."
@@ -190,11 +192,11 @@ def _on_host(ok: Any, summary: Any, callback: Any, value: Any) -> Any:
         if in_xla_function():
             return value
         if not tf.executing_eagerly():
-            def report():
+            def report_from_graph():
                 tf.py_function(lambda values: callback(values.numpy()), [summary], [])
                 return tf.constant(False)
 
-            done = tf.cond(ok, lambda: tf.constant(True), report)
+            done = tf.cond(ok, lambda: tf.constant(True), report_from_graph)
             with tf.control_dependencies([done]):
                 return tf.identity(value)
     if not bool(ops.convert_to_numpy(ok)):

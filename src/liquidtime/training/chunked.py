@@ -189,7 +189,7 @@ class ChunkedSequence(keras.utils.PyDataset):
         cut = lambda a: np.asarray(a[rows, steps])  # noqa: E731
         reset = np.full((self.batch_size, 1), float(chunk == 0), dtype="float32")
         inputs = (keras.tree.map_structure(cut, self.x), reset)
-        batch = [inputs]
+        batch: list[Any] = [inputs]
         if self.y is not None:
             batch.append(keras.tree.map_structure(cut, self.y))
         if self.sample_weight is not None:

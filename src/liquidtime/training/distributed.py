@@ -179,7 +179,7 @@ def process_shard(*arrays: Any, batch_size: int) -> tuple[Any, ...] | Any:
             f"same number of examples on axis 0, got {sorted(counts)}."
         )
     rows = counts.pop()
-    selected = []
+    selected: list[int] = []
     for start in range(0, rows, batch_size):
         share = (min(batch_size, rows - start)) // processes
         selected.extend(range(start + index * share, start + (index + 1) * share))

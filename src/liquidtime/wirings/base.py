@@ -20,9 +20,11 @@ Conventions (as in Lechner et al. 2020 and ncps):
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+
+_W = TypeVar("_W", bound="Wiring")
 
 NEURON_KINDS = ("sensory", "inter", "command", "motor")
 """The kinds of neuron a wiring can have, in signal-flow order."""
@@ -166,7 +168,7 @@ class Wiring:
         """Whether the input size is known (and so the sensory synapses)."""
         return self._input_dim is not None
 
-    def build(self, input_dim: int) -> Wiring:
+    def build(self: _W, input_dim: int) -> _W:
         """Returns this wiring with ``input_dim`` input features; ``self`` is unchanged.
 
         Args:

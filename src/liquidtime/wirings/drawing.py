@@ -209,7 +209,8 @@ def draw_wiring(
         "inhibitory": sum(1 for *_, p in synapses if p < 0),
     }
     handles += [
-        Line2D([], [], color=styles[sign]["color"], linestyle=styles[sign]["linestyle"],
+        # The linestyle is SYNAPSE_STYLES's "-" or "--"; the dict's value type is plain str.
+        Line2D([], [], color=styles[sign]["color"], linestyle=styles[sign]["linestyle"],  # type: ignore[arg-type]
                label=f"{sign} synapses ({counts[sign]})")
         for sign in ("excitatory", "inhibitory")
     ]

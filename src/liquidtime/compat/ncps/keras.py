@@ -36,7 +36,7 @@ Differences, on purpose (ncps's behaviour is a bug or does not run):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 
@@ -48,6 +48,12 @@ from liquidtime.compat.ncps import wirings
 from liquidtime.layers import cfc as _cfc_layer
 from liquidtime.layers import ltc as _ltc_layer
 from liquidtime.wirings.base import Wiring
+
+if TYPE_CHECKING:
+    # The mixin is listed before a liquidtime layer with the mixed_memory option.
+    from liquidtime.layers.mixed_memory import MixedMemoryOption as _MixinBase
+else:
+    _MixinBase = object
 
 _PACKAGE = "liquidtime.compat.ncps"
 
@@ -120,7 +126,7 @@ def _to_ncps_layout(layer: Any, config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-class _NcpsLayer:
+class _NcpsLayer(_MixinBase):
     """Mixin for the layers: ncps's cell classes (its mixed memory too) and config layout."""
 
     def make_cell(self, units: Any, cell_kwargs: dict[str, Any], dtype: Any) -> Any:
@@ -253,6 +259,7 @@ class MixedMemoryRNN(_mixed_memory.MixedMemoryCell):
         rnn_cell = config.pop("rnn_cell", None)
         if "cell" not in config:
             if "class_name" not in rnn_cell:  # ncps: the bare config; its keys tell the class
+                cell_class: type[keras.layers.Layer]
                 if "wiring" not in rnn_cell:
                     cell_class = CfCCell
                 elif "ode_unfolds" in rnn_cell:

@@ -120,6 +120,7 @@ class _KerasModule(torch.nn.Module):
     """
 
     _KERAS_KEY = "rnn"
+    _keras_object: Any  # set by _adopt, outside torch's module registry
 
     def _adopt(self, keras_object: Any) -> None:
         object.__setattr__(self, "_keras_object", keras_object)
@@ -170,8 +171,9 @@ class _KerasModule(torch.nn.Module):
             return super().load_state_dict(state_dict, strict=strict, assign=assign)
         self._load_ncps_state_dict(state_dict, strict)
         fc = {k[len("fc."):]: v for k, v in state_dict.items() if k.startswith("fc.")}
-        if isinstance(getattr(self, "fc", None), torch.nn.Linear):
-            self.fc.load_state_dict(fc, strict=strict)
+        projection = getattr(self, "fc", None)
+        if isinstance(projection, torch.nn.Linear):
+            projection.load_state_dict(fc, strict=strict)
         return torch.nn.modules.module._IncompatibleKeys([], [])
 
     def apply_weight_constraints(self) -> None:
@@ -199,6 +201,8 @@ def _check_state(name: str, state: Any, batched: bool) -> torch.Tensor:
 
 class _Sequence(_KerasModule):
     """The sequence loop of ncps.torch's LTC and CfC, run by a liquidtime layer."""
+
+    fc: torch.nn.Module  # the projection (proj_size), set by _setup
 
     def _setup(self, layer: Any, input_size: int, return_sequences: bool, batch_first: bool,
                mixed_memory: bool, output_size: int, proj_size: int | None,
@@ -364,7 +368,7 @@ class CfC(_Sequence):
 
     def __init__(
         self,
-        input_size: int | Wiring,
+        input_size: int,
         units: int | Wiring,
         proj_size: int | None = None,
         return_sequences: bool = True,
@@ -388,11 +392,14 @@ class CfC(_Sequence):
             return_sequences=return_sequences,
             return_state=True,
         )
-        wired = isinstance(units, Wiring)
-        self.state_size = units.units if wired else int(units)
-        self.output_size = units.output_dim if wired else int(units)
+        if isinstance(units, Wiring):
+            self.state_size, self.output_size = units.units, units.output_dim
+            state_order = _ncps_state_order(units)
+        else:
+            self.state_size = self.output_size = int(units)
+            state_order = None
         self._setup(layer, input_size, return_sequences, batch_first, mixed_memory,
-                    self.output_size, proj_size, _ncps_state_order(units) if wired else None)
+                    self.output_size, proj_size, state_order)
 
 
 def _elapsed(ts: Any, batch_size: int) -> Any:
