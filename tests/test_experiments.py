@@ -332,9 +332,14 @@ def test_ncps_comparison_signs_by_the_metric_and_judges_by_the_pooled_std():
     )
     table = tables.ncps_comparison_table(fakes)
     # MSE: lower is better, so ours leads by 0.04 > pooled std 0.01 (paper preset) ...
-    assert "| traffic (mse) | paper | 0.110 ± 0.010 (2) | 0.150 ± 0.010 (2) | +0.040 | 0.010 | ahead |" in table
+    assert (
+        "| traffic (mse) | paper | 0.110 ± 0.010 (2) | 0.150 ± 0.010 (2) | +0.040 | 0.010 | ahead |"
+    ) in table
     # ... and trails by 0.05 > sqrt((0 + 0.01^2) / 2) with the default preset.
-    assert "| traffic (mse) | default | 0.200 ± 0.000 (2) | 0.150 ± 0.010 (2) | -0.050 | 0.007 | behind |" in table
+    assert (
+        "| traffic (mse) | default | 0.200 ± 0.000 (2) | 0.150 ± 0.010 (2) | -0.050 | 0.007 "
+        "| behind |"
+    ) in table
     # Accuracy in percent, higher is better; one ncps seed gives no verdict.
     assert "| occupancy (accuracy %) | paper | 91.00 ± 1.00 (2) | 95.00 (1) | -4.00 |" in table
     assert "too few seeds to judge" in table
@@ -351,7 +356,10 @@ def test_ablation_table_compares_each_option_with_its_preset():
         + _seeds("traffic", "ltc", [0.3], preset="default", layer_options='{"positivity": "clip"}')
     )
     table = tables.ablation_table(fakes)
-    assert '| traffic (mse) | paper | `positivity="softplus"` | 0.080 ± 0.000 (2) | 0.110 ± 0.010 (2) | +0.030 |' in table
+    assert (
+        '| traffic (mse) | paper | `positivity="softplus"` | 0.080 ± 0.000 (2) | 0.110 ± 0.010 (2) '
+        "| +0.030 |"
+    ) in table
     assert "clip" not in table  # no base row for the default preset
     assert tables.ablation_table(_seeds("traffic", "ltc", [0.1])) == ""
     report = tables.markdown_report(fakes, "liquidtime table --report")
