@@ -111,7 +111,12 @@ _LECUN_OUTER, _LECUN_INNER = 1.7159, 0.666
 """The constants of :func:`~liquidtime.activations.lecun_tanh`, ``1.7159 tanh(0.666 x)``."""
 
 
-def _fold_lecun_scales(input_kernel, first_bias, state_kernel, layers):
+def _fold_lecun_scales(
+    input_kernel: torch.Tensor,
+    first_bias: torch.Tensor,
+    state_kernel: torch.Tensor,
+    layers: Sequence[tuple[torch.Tensor, torch.Tensor]],
+) -> tuple[Callable[[Any], Any], torch.Tensor, torch.Tensor, torch.Tensor, list]:
     """The backbone with ``lecun_tanh`` as ``tanh`` on rescaled weights.
 
     ``phi(a) = c tanh(k a)``: every map into a backbone layer is multiplied by ``k``
@@ -127,7 +132,9 @@ def _fold_lecun_scales(input_kernel, first_bias, state_kernel, layers):
     return torch.tanh, inner * input_kernel, inner * first_bias, inner * state_kernel, scaled
 
 
-def _update(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tensor], out):
+def _update(
+    mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tensor], out: torch.Tensor
+) -> torch.Tensor:
     """The new state from the heads of one step (``dt`` a float or ``(batch, 1)``),
     written into ``out``."""
     n = heads.shape[-1] // (1 if mode == "pure" else 3 if not isinstance(dt, torch.Tensor) else 4)
@@ -147,7 +154,9 @@ def _update(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tens
     return torch.addcmul(h, gate, g, out=out)
 
 
-def _update_factors(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tensor]):
+def _update_factors(
+    mode: str, heads: torch.Tensor, dt: Any, params: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """The update's Jacobian factors for every step at once.
 
     Args:
@@ -186,11 +195,20 @@ def _update_factors(mode: str, heads: torch.Tensor, dt: Any, params: Sequence[to
     return torch.cat(groups, dim=-1), ()
 
 
-def _parameter_gradients(mode, heads, dt, params, extra, state_cotangents, head_cotangents):
+def _parameter_gradients(
+    mode: str,
+    heads: torch.Tensor,
+    dt: Any,
+    params: Sequence[torch.Tensor],
+    extra: tuple[torch.Tensor, ...],
+    state_cotangents: torch.Tensor | None,
+    head_cotangents: torch.Tensor,
+) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
     """The gradients of ``update_params`` and of a per-step ``dt`` (None where absent)."""
     grad_params: tuple = ()
     grad_dt = None
     if mode == "pure":
+        assert state_cotangents is not None  # kept by the backward pass in pure mode
         amplitude, w_tau = params
         decay, magnitude = extra
         decayed = heads * decay
@@ -215,8 +233,17 @@ class _CfCSequence(torch.autograd.Function):
     """:func:`cfc_sequence` with the hand-written backward pass."""
 
     @staticmethod
-    def forward(ctx, structure: Structure, inputs, x0, dt, input_kernel, first_bias, state_kernel,
-                *rest):
+    def forward(
+        ctx: Any,
+        structure: Structure,
+        inputs: torch.Tensor,
+        x0: torch.Tensor,
+        dt: torch.Tensor | None,
+        input_kernel: torch.Tensor,
+        first_bias: torch.Tensor,
+        state_kernel: torch.Tensor,
+        *rest: torch.Tensor,
+    ) -> torch.Tensor:
         num_layers = structure.num_layers
         layers = [(rest[2 * k], rest[2 * k + 1]) for k in range(num_layers)]
         masks = rest[2 * num_layers : 3 * num_layers] if structure.dropout else None
@@ -255,7 +282,7 @@ class _CfCSequence(torch.autograd.Function):
         return states
 
     @staticmethod
-    def backward(ctx, grad_states):
+    def backward(ctx: Any, grad_states: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         structure: Structure = ctx.structure
         num_layers = structure.num_layers
         inputs, x0, dt, input_kernel, state_kernel, states, heads, *rest = ctx.saved_tensors

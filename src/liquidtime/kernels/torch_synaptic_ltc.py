@@ -26,6 +26,8 @@ contiguous memory.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
@@ -77,7 +79,15 @@ class _Parameters:
     and ``sigma_rows[j, 0, i] = sigma[j, i]``.
     """
 
-    def __init__(self, sigma, sigma_mu, w, w_erev, batch: int, backward: bool):
+    def __init__(
+        self,
+        sigma: torch.Tensor,
+        sigma_mu: torch.Tensor,
+        w: torch.Tensor,
+        w_erev: torch.Tensor,
+        batch: int,
+        backward: bool,
+    ):
         n = sigma.shape[0]
         self.sigma_t = sigma.t().unsqueeze(-1).expand(n, n, batch).contiguous()
         self.minus_sigma_mu_t = sigma_mu.t().neg().unsqueeze(-1).expand(n, n, batch).contiguous()
@@ -87,7 +97,17 @@ class _Parameters:
             self.sigma_rows = sigma.unsqueeze(1)
 
 
-def _unfold(v, p: _Parameters, h, h_a0_plus_1, h_b0, activation, sums, new_v, denominator):
+def _unfold(
+    v: torch.Tensor,
+    p: _Parameters,
+    h: torch.Tensor,
+    h_a0_plus_1: torch.Tensor,
+    h_b0: torch.Tensor,
+    activation: torch.Tensor,
+    sums: torch.Tensor,
+    new_v: torch.Tensor,
+    denominator: torch.Tensor,
+) -> None:
     """One fused unfold from ``v`` ``(N, B)``: writes the new state into ``new_v`` and
     ``1 + h a`` into ``denominator`` (each ``(N, B)``), using the buffers ``activation``
     ``(N, N, B)`` and ``sums`` ``(N, 2, B)``."""
@@ -98,7 +118,9 @@ def _unfold(v, p: _Parameters, h, h_a0_plus_1, h_b0, activation, sums, new_v, de
     torch.div(numerator, denominator, out=new_v)
 
 
-def _step_sizes(unfolds: int, constant_dt: float | None, dt: torch.Tensor | None, like):
+def _step_sizes(
+    unfolds: int, constant_dt: float | None, dt: torch.Tensor | None, like: torch.Tensor
+) -> torch.Tensor:
     """``h = dt / L`` per step as ``(time, 1, batch)``, or a scalar tensor (constant ``dt``)."""
     if dt is not None:
         return dt.permute(0, 2, 1) / unfolds
@@ -122,7 +144,19 @@ class _SynapticSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, a0, b0, v0, sigma, sigma_mu, w, w_erev, unfolds, constant_dt, dt):
+    def forward(
+        ctx: Any,
+        a0: torch.Tensor,
+        b0: torch.Tensor,
+        v0: torch.Tensor,
+        sigma: torch.Tensor,
+        sigma_mu: torch.Tensor,
+        w: torch.Tensor,
+        w_erev: torch.Tensor,
+        unfolds: int,
+        constant_dt: float | None,
+        dt: torch.Tensor | None,
+    ) -> torch.Tensor:
         length, batch, n = a0.shape
         h = _step_sizes(unfolds, constant_dt, dt, a0)
         h_a0_plus_1 = (a0.permute(0, 2, 1) * h).add_(1.0).unbind(0)  # (N, B) per step
@@ -162,7 +196,7 @@ class _SynapticSequence(torch.autograd.Function):
         return outputs.permute(0, 2, 1)
 
     @staticmethod
-    def backward(ctx, grad_states):
+    def backward(ctx: Any, grad_states: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         sigma, sigma_mu, w, w_erev, trajectory, denominators, dt, a0, b0 = ctx.saved_tensors
         unfolds = ctx.unfolds
         length, batch, n = a0.shape
@@ -240,7 +274,9 @@ def _negligible(dtype: torch.dtype) -> float:
     return info.tiny / info.eps
 
 
-def _decay_and_drive(p: _Parameters, activations, a0, b0):
+def _decay_and_drive(
+    p: _Parameters, activations: torch.Tensor, a0: torch.Tensor, b0: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(a0 + a, b0 + b)`` of every unfold of a step, each ``(L, N, B)``."""
     sums = torch.matmul(p.decay_drive, activations)  # (L, N, 2, B)
     return sums[:, :, 0] + a0, sums[:, :, 1] + b0
