@@ -13,11 +13,11 @@ from liquidtime._backend_ops import sigmoid_argument_scale, tanh
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
-from liquidtime.cells.network import BackboneDropoutRNNHook, InputStateNetwork
+from liquidtime.cells.network import BackboneDropoutRNNHook
+from liquidtime.cells.network_cell import NetworkCell
 from liquidtime.kernels.selection import Kernel
 
 CFC_MODES = ("default", "pure", "no_gate")
-_ser = keras.saving.serialize_keras_object
 
 
 def closed_form_update(
@@ -91,7 +91,7 @@ def gated_update(mode: str, heads: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
-class CfCCell(BaseCell, BackboneDropoutRNNHook):
+class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
     """Closed-form continuous-time cell: the LTC's solution in closed form, no solver.
 
     With ``z = backbone([I, x])`` (or ``z = [I, x]`` without a backbone) and the
@@ -176,39 +176,7 @@ class CfCCell(BaseCell, BackboneDropoutRNNHook):
         self.activation = get_activation(activation)
         super().__init__(units, elapsed_time_as_feature=elapsed_time_as_feature, **kwargs)
         self.seed = seed
-        get_init, get_reg, get_con = (
-            keras.initializers.get,
-            keras.regularizers.get,
-            keras.constraints.get,
-        )
-        self.kernel_initializer = get_init(kernel_initializer)
-        self.recurrent_initializer = get_init(recurrent_initializer)
-        self.bias_initializer = get_init(bias_initializer)
-        self.kernel_regularizer = get_reg(kernel_regularizer)
-        self.recurrent_regularizer = get_reg(recurrent_regularizer)
-        self.bias_regularizer = get_reg(bias_regularizer)
-        self.kernel_constraint = get_con(kernel_constraint)
-        self.recurrent_constraint = get_con(recurrent_constraint)
-        self.bias_constraint = get_con(bias_constraint)
-        self.network = InputStateNetwork(
-            self.num_heads * units,
-            backbone_units=self.backbone_units,
-            backbone_layers=self.backbone_layers,
-            backbone_activation=self.activation,
-            backbone_dropout=self.backbone_dropout,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer,
-            kernel_regularizer=self.kernel_regularizer,
-            recurrent_regularizer=self.recurrent_regularizer,
-            bias_regularizer=self.bias_regularizer,
-            kernel_constraint=self.kernel_constraint,
-            recurrent_constraint=self.recurrent_constraint,
-            bias_constraint=self.bias_constraint,
-            seed=seed,
-            name="network",
-            dtype=self.dtype_policy,
-        )
+        self.init_network(self.num_heads * units, self.activation, locals())
 
     @property
     def num_heads(self) -> int:
@@ -329,10 +297,8 @@ class CfCCell(BaseCell, BackboneDropoutRNNHook):
             "backbone_layers": self.backbone_layers,
             "backbone_dropout": self.backbone_dropout,
             "seed": self.seed,
+            **self.weight_options_config(),
         }
-        for kind in ("kernel", "recurrent", "bias"):
-            for part in ("initializer", "regularizer", "constraint"):
-                config[f"{kind}_{part}"] = _ser(getattr(self, f"{kind}_{part}"))
         return {**super().get_config(), **config}
 
 

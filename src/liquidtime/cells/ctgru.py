@@ -12,8 +12,7 @@ from keras import ops
 from liquidtime._backend_ops import matmul, tanh
 from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
-
-_ser = keras.saving.serialize_keras_object
+from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, set_weight_options, weight_options_config
 
 _PLAIN_DISTANCE = 1e3
 """Largest ``|ln tau - ln tau_k|`` for which the CT-GRU's softmax keeps its plain form."""
@@ -142,20 +141,7 @@ class CTGRUCell(BaseCell):
         self.min_timescale = float(min_timescale)
         self.timescale_ratio = float(timescale_ratio)
         self.timescales = trace_timescales(self.num_traces, self.min_timescale, self.timescale_ratio)
-        get_init, get_reg, get_con = (
-            keras.initializers.get,
-            keras.regularizers.get,
-            keras.constraints.get,
-        )
-        self.kernel_initializer = get_init(kernel_initializer)
-        self.recurrent_initializer = get_init(recurrent_initializer)
-        self.bias_initializer = get_init(bias_initializer)
-        self.kernel_regularizer = get_reg(kernel_regularizer)
-        self.recurrent_regularizer = get_reg(recurrent_regularizer)
-        self.bias_regularizer = get_reg(bias_regularizer)
-        self.kernel_constraint = get_con(kernel_constraint)
-        self.recurrent_constraint = get_con(recurrent_constraint)
-        self.bias_constraint = get_con(bias_constraint)
+        set_weight_options(self, RNN_WEIGHT_KINDS, locals())
 
     @property
     def state_size(self) -> int:
@@ -259,8 +245,6 @@ class CTGRUCell(BaseCell):
             "timescale_ratio": self.timescale_ratio,
             "per_trace_scales": self.per_trace_scales,
             "original_decay": self.original_decay,
+            **weight_options_config(self, RNN_WEIGHT_KINDS),
         }
-        for kind in ("kernel", "recurrent", "bias"):
-            for part in ("initializer", "regularizer", "constraint"):
-                config[f"{kind}_{part}"] = _ser(getattr(self, f"{kind}_{part}"))
         return {**super().get_config(), **config}

@@ -22,11 +22,12 @@ from keras import ops
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
-from liquidtime.cells.network import BackboneDropoutRNNHook, InputStateNetwork
+from liquidtime.cells.network import BackboneDropoutRNNHook
+from liquidtime.cells.network_cell import NetworkCell, set_weight_options, weight_options_config
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
 from liquidtime.solvers import Solver
 
-_ser = keras.saving.serialize_keras_object
+_CTRNN_WEIGHT_KINDS = ("tau", "gain")  # the CT-RNN's own weights, beside the network's
 
 
 def _positive_float(name: str, value: Any) -> float:
@@ -45,7 +46,7 @@ def _positive_initializer(name: str, value: Any) -> Any:
     return keras.initializers.get(value)
 
 
-class NetworkODECell(ContinuousTimeCell, BackboneDropoutRNNHook):
+class NetworkODECell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
     """Base of the cells whose drive is ``f = activation(network([I, x]))``.
 
     Subclasses implement :meth:`decay_and_drive` from :meth:`drive`. This base owns
@@ -114,39 +115,7 @@ class NetworkODECell(ContinuousTimeCell, BackboneDropoutRNNHook):
             **kwargs,
         )
         self.seed = seed
-        get_init, get_reg, get_con = (
-            keras.initializers.get,
-            keras.regularizers.get,
-            keras.constraints.get,
-        )
-        self.kernel_initializer = get_init(kernel_initializer)
-        self.recurrent_initializer = get_init(recurrent_initializer)
-        self.bias_initializer = get_init(bias_initializer)
-        self.kernel_regularizer = get_reg(kernel_regularizer)
-        self.recurrent_regularizer = get_reg(recurrent_regularizer)
-        self.bias_regularizer = get_reg(bias_regularizer)
-        self.kernel_constraint = get_con(kernel_constraint)
-        self.recurrent_constraint = get_con(recurrent_constraint)
-        self.bias_constraint = get_con(bias_constraint)
-        self.network = InputStateNetwork(
-            units,
-            backbone_units=self.backbone_units,
-            backbone_layers=self.backbone_layers,
-            backbone_activation=self.backbone_activation,
-            backbone_dropout=self.backbone_dropout,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer,
-            kernel_regularizer=self.kernel_regularizer,
-            recurrent_regularizer=self.recurrent_regularizer,
-            bias_regularizer=self.bias_regularizer,
-            kernel_constraint=self.kernel_constraint,
-            recurrent_constraint=self.recurrent_constraint,
-            bias_constraint=self.bias_constraint,
-            seed=seed,
-            name="network",
-            dtype=self.dtype_policy,
-        )
+        self.init_network(units, self.backbone_activation, locals())
 
     def build_weights(self, input_dim: int) -> None:
         self.network.build(input_dim, self.units)
@@ -202,10 +171,8 @@ class NetworkODECell(ContinuousTimeCell, BackboneDropoutRNNHook):
             "backbone_dropout": self.backbone_dropout,
             "backbone_activation": serialize_activation(self.backbone_activation),
             "seed": self.seed,
+            **self.weight_options_config(),
         }
-        for kind in ("kernel", "recurrent", "bias"):
-            for part in ("initializer", "regularizer", "constraint"):
-                config[f"{kind}_{part}"] = _ser(getattr(self, f"{kind}_{part}"))
         return {**super().get_config(), **config}
 
 
@@ -294,7 +261,7 @@ class CTRNNCell(NetworkODECell):
         **kwargs: Any,
     ):
         self.positivity = validation.one_of("positivity", positivity, POSITIVITY_MODES)
-        self.tau_initializer = _positive_initializer("tau_initializer", tau_initializer)
+        tau_initializer = _positive_initializer("tau_initializer", tau_initializer)
         super().__init__(
             units,
             activation=activation,
@@ -307,11 +274,7 @@ class CTRNNCell(NetworkODECell):
         self.learn_tau = bool(learn_tau)
         self.tau_scales_drive = bool(tau_scales_drive)
         self.use_gain = bool(use_gain)
-        self.gain_initializer = keras.initializers.get(gain_initializer)
-        self.tau_regularizer = keras.regularizers.get(tau_regularizer)
-        self.gain_regularizer = keras.regularizers.get(gain_regularizer)
-        self.tau_constraint = keras.constraints.get(tau_constraint)
-        self.gain_constraint = keras.constraints.get(gain_constraint)
+        set_weight_options(self, _CTRNN_WEIGHT_KINDS, locals())
 
     @classmethod
     def liquid_neuron(cls, units: int, **kwargs: Any) -> CTRNNCell:
@@ -392,10 +355,8 @@ class CTRNNCell(NetworkODECell):
             "tau_scales_drive": self.tau_scales_drive,
             "use_gain": self.use_gain,
             "positivity": self.positivity,
+            **weight_options_config(self, _CTRNN_WEIGHT_KINDS),
         }
-        for kind in ("tau", "gain"):
-            for part in ("initializer", "regularizer", "constraint"):
-                config[f"{kind}_{part}"] = _ser(getattr(self, f"{kind}_{part}"))
         return {**super().get_config(), **config}
 
 

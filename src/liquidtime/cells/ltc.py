@@ -10,15 +10,14 @@ from keras import ops
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
-from liquidtime.cells.network import BackboneDropoutRNNHook, InputStateNetwork
+from liquidtime.cells.network import BackboneDropoutRNNHook
+from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, NetworkCell
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
 from liquidtime.solvers import Solver
 
-_ser = keras.saving.serialize_keras_object
-
 
 @keras.saving.register_keras_serializable(package="liquidtime")
-class LTCCell(ContinuousTimeCell, BackboneDropoutRNNHook):
+class LTCCell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
     """Dense LTC cell: Eq. 1 of the LTC paper, solved by the fused step of Eq. 3.
 
     With input ``I`` (M features) and state ``x`` (N neurons):
@@ -75,6 +74,8 @@ class LTCCell(ContinuousTimeCell, BackboneDropoutRNNHook):
     (2, 1)
     """
 
+    weight_kinds = (*RNN_WEIGHT_KINDS, "tau", "reversal")
+
     def __init__(
         self,
         units: int,
@@ -129,45 +130,7 @@ class LTCCell(ContinuousTimeCell, BackboneDropoutRNNHook):
             **kwargs,
         )
         self.seed = seed
-        get_init, get_reg, get_con = (
-            keras.initializers.get,
-            keras.regularizers.get,
-            keras.constraints.get,
-        )
-        self.kernel_initializer = get_init(kernel_initializer)
-        self.recurrent_initializer = get_init(recurrent_initializer)
-        self.bias_initializer = get_init(bias_initializer)
-        self.tau_initializer = get_init(tau_initializer)
-        self.reversal_initializer = get_init(reversal_initializer)
-        self.kernel_regularizer = get_reg(kernel_regularizer)
-        self.recurrent_regularizer = get_reg(recurrent_regularizer)
-        self.bias_regularizer = get_reg(bias_regularizer)
-        self.tau_regularizer = get_reg(tau_regularizer)
-        self.reversal_regularizer = get_reg(reversal_regularizer)
-        self.kernel_constraint = get_con(kernel_constraint)
-        self.recurrent_constraint = get_con(recurrent_constraint)
-        self.bias_constraint = get_con(bias_constraint)
-        self.tau_constraint = get_con(tau_constraint)
-        self.reversal_constraint = get_con(reversal_constraint)
-        self.network = InputStateNetwork(
-            units,
-            backbone_units=self.backbone_units,
-            backbone_layers=self.backbone_layers,
-            backbone_activation=self.backbone_activation,
-            backbone_dropout=self.backbone_dropout,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer,
-            kernel_regularizer=self.kernel_regularizer,
-            recurrent_regularizer=self.recurrent_regularizer,
-            bias_regularizer=self.bias_regularizer,
-            kernel_constraint=self.kernel_constraint,
-            recurrent_constraint=self.recurrent_constraint,
-            bias_constraint=self.bias_constraint,
-            seed=seed,
-            name="network",
-            dtype=self.dtype_policy,
-        )
+        self.init_network(units, self.backbone_activation, locals())
 
     def build_weights(self, input_dim: int) -> None:
         self.network.build(input_dim, self.units)
@@ -220,8 +183,6 @@ class LTCCell(ContinuousTimeCell, BackboneDropoutRNNHook):
             "backbone_activation": serialize_activation(self.backbone_activation),
             "positivity": self.positivity,
             "seed": self.seed,
+            **self.weight_options_config(),
         }
-        for kind in ("kernel", "recurrent", "bias", "tau", "reversal"):
-            for part in ("initializer", "regularizer", "constraint"):
-                config[f"{kind}_{part}"] = _ser(getattr(self, f"{kind}_{part}"))
         return {**super().get_config(), **config}

@@ -12,6 +12,7 @@ from liquidtime._backend_ops import matmul
 from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.cfc import CFC_MODES, closed_form_update
+from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, set_weight_options, weight_options_config
 from liquidtime.wirings.base import Wiring
 
 _ser = keras.saving.serialize_keras_object
@@ -142,20 +143,7 @@ class WiredCfCCell(BaseCell):
         self.wiring = wiring
         self.fully_recurrent = bool(fully_recurrent)
         self.layer_ranges = layers
-        get_init, get_reg, get_con = (
-            keras.initializers.get,
-            keras.regularizers.get,
-            keras.constraints.get,
-        )
-        self.kernel_initializer = get_init(kernel_initializer)
-        self.recurrent_initializer = get_init(recurrent_initializer)
-        self.bias_initializer = get_init(bias_initializer)
-        self.kernel_regularizer = get_reg(kernel_regularizer)
-        self.recurrent_regularizer = get_reg(recurrent_regularizer)
-        self.bias_regularizer = get_reg(bias_regularizer)
-        self.kernel_constraint = get_con(kernel_constraint)
-        self.recurrent_constraint = get_con(recurrent_constraint)
-        self.bias_constraint = get_con(bias_constraint)
+        set_weight_options(self, RNN_WEIGHT_KINDS, locals())
         self.built_wiring: Wiring | None = None
 
     @property
@@ -275,9 +263,7 @@ class WiredCfCCell(BaseCell):
                 "wiring": _ser(self.wiring),
                 "mode": self.mode,
                 "fully_recurrent": self.fully_recurrent,
+                **weight_options_config(self, RNN_WEIGHT_KINDS),
             }
         )
-        for kind in ("kernel", "recurrent", "bias"):
-            for part in ("initializer", "regularizer", "constraint"):
-                config[f"{kind}_{part}"] = _ser(getattr(self, f"{kind}_{part}"))
         return config
