@@ -9,6 +9,7 @@ import keras
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.cfc import CfCCell
 from liquidtime.cells.wired_cfc import WiredCfCCell
+from liquidtime.layers._arguments import named_arguments
 from liquidtime.layers.base import CellSequenceLayer, split_cell_arguments
 from liquidtime.layers.mixed_memory import MixedMemoryOption
 from liquidtime.wirings.base import Wiring
@@ -29,6 +30,27 @@ class CfC(MixedMemoryOption, CellSequenceLayer):
     argument (``return_sequences``, ``return_state``, ``go_backwards``,
     ``stateful``, ``zero_output_for_mask``) is accepted.
 
+    Args:
+        units: An int (the dense CfC's number of neurons) or a
+            :class:`~liquidtime.wirings.Wiring` (the wired CfC), or a wiring's Keras
+            serialization.
+        mixed_memory: Wrap the cell in a :class:`~liquidtime.cells.MixedMemoryCell`.
+        mode: ``"default"``, ``"pure"`` or ``"no_gate"`` (both forms).
+        activation, backbone_units, backbone_layers, backbone_dropout, seed: The dense
+            CfC's (an int ``units``); see :class:`~liquidtime.cells.CfCCell`.
+        fully_recurrent: The wired CfC's (a wiring); see
+            :class:`~liquidtime.cells.WiredCfCCell`. Giving an argument of the other
+            form is an error.
+        kernel_initializer, recurrent_initializer, bias_initializer, *_regularizer,
+            *_constraint: Of the weights (both forms).
+        elapsed_time_as_feature: Read the elapsed time from the last input feature.
+        implementation: ``"auto"``, ``"reference"`` or a kernel of the cell
+            (:mod:`liquidtime.kernels.selection`).
+        return_sequences, return_state, go_backwards, stateful, unroll,
+            zero_output_for_mask: As for ``keras.layers.RNN``; see
+            :class:`~liquidtime.layers.ContinuousTimeRNN`.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+
     Example:
     >>> y = CfC(32, mode="pure", return_sequences=True)(x, elapsed_time=dt)
     >>> y = CfC(AutoNCP(32, output_size=4), mixed_memory=True)(x)   # (batch, 4)
@@ -36,11 +58,45 @@ class CfC(MixedMemoryOption, CellSequenceLayer):
 
     cell_class = CfCCell
 
-    def __init__(self, units: int | Wiring | dict, mixed_memory: bool = False, **kwargs: Any):
+    def __init__(
+        self,
+        units: int | Wiring | dict,
+        mixed_memory: bool = False,
+        mode: str = "default",
+        activation: Any = "lecun_tanh",
+        backbone_units: int | None = 128,
+        backbone_layers: int = 1,
+        backbone_dropout: float = 0.0,
+        seed: int | None = None,
+        fully_recurrent: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        elapsed_time_as_feature: bool = False,
+        implementation: str = "auto",
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool | int = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ):
+        given = locals()
         if isinstance(units, dict):
             units = keras.saving.deserialize_keras_object(units)
         cell_class = self.cell_class_for(units)
         other = CfCCell if cell_class is WiredCfCCell else WiredCfCCell
+        unused = set(split_cell_arguments(other, given)[0]) - set(
+            split_cell_arguments(cell_class, given)[0]
+        )
+        kwargs = {**named_arguments(CfC.__init__, given, unused), **kwargs}
         own_arguments = split_cell_arguments(cell_class, kwargs)[0]
         foreign = sorted(set(split_cell_arguments(other, kwargs)[0]) - set(own_arguments))
         if foreign:

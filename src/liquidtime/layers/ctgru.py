@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import keras
 
 from liquidtime.cells.ctgru import CTGRUCell
+from liquidtime.layers._arguments import named_arguments
 from liquidtime.layers.base import CellSequenceLayer
 
 
@@ -22,6 +26,19 @@ class CTGRU(CellSequenceLayer):
     The paper's original code: ``CTGRU(units, per_trace_scales=True,
     original_decay=True)`` (see the cell's docstring for that decay quirk).
 
+    Args:
+        units: Number of neurons.
+        num_traces, min_timescale, timescale_ratio, per_trace_scales, original_decay,
+            kernel_initializer, recurrent_initializer, bias_initializer,
+            *_regularizer, *_constraint: See :class:`~liquidtime.cells.CTGRUCell`.
+        elapsed_time_as_feature: Read the elapsed time from the last input feature.
+        implementation: ``"auto"``, ``"reference"`` or a kernel of the cell
+            (:mod:`liquidtime.kernels.selection`).
+        return_sequences, return_state, go_backwards, stateful, unroll,
+            zero_output_for_mask: As for ``keras.layers.RNN``; see
+            :class:`~liquidtime.layers.ContinuousTimeRNN`.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+
     Call arguments:
         sequences: ``(batch, time, features)``.
         elapsed_time: Optional elapsed time per step, ``(batch, time)``,
@@ -33,3 +50,32 @@ class CTGRU(CellSequenceLayer):
     """
 
     cell_class = CTGRUCell
+
+    def __init__(
+        self,
+        units: int,
+        num_traces: int = 8,
+        min_timescale: float = 1.0,
+        timescale_ratio: float = math.sqrt(10.0),
+        per_trace_scales: bool = False,
+        original_decay: bool = False,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        elapsed_time_as_feature: bool = False,
+        implementation: str = "auto",
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool | int = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(units, **named_arguments(CTGRU.__init__, locals()), **kwargs)

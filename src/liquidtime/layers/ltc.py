@@ -9,8 +9,10 @@ import keras
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.ltc import LTCCell
 from liquidtime.cells.synaptic_ltc import SynapticLTCCell
+from liquidtime.layers._arguments import named_arguments
 from liquidtime.layers.base import CellSequenceLayer, split_cell_arguments
 from liquidtime.layers.mixed_memory import MixedMemoryOption
+from liquidtime.solvers import Solver
 from liquidtime.wirings.base import Wiring
 
 
@@ -41,6 +43,30 @@ class LTC(MixedMemoryOption, CellSequenceLayer):
     wrapped in a :class:`~liquidtime.cells.MixedMemoryCell` (an LSTM memory path,
     Lechner & Hasani 2020).
 
+    Args:
+        units: An int (the dense LTC's number of neurons) or a
+            :class:`~liquidtime.wirings.Wiring` (the synaptic LTC), or a wiring's
+            Keras serialization.
+        mixed_memory: Wrap the cell in a :class:`~liquidtime.cells.MixedMemoryCell`.
+        solver, ode_unfolds: The ODE solver and its sub-steps per input step (both
+            forms); see :class:`~liquidtime.cells.LTCCell`.
+        positivity: How the positive parameters stay positive (both forms).
+        activation, backbone_units, backbone_layers, backbone_dropout,
+            backbone_activation, kernel_initializer, recurrent_initializer,
+            bias_initializer, tau_initializer, reversal_initializer, *_regularizer,
+            *_constraint, seed: The dense LTC's (an int ``units``); see
+            :class:`~liquidtime.cells.LTCCell`.
+        input_mapping, output_mapping, epsilon, initialization_ranges, regularizers:
+            The synaptic LTC's (a wiring); see :class:`~liquidtime.cells.SynapticLTCCell`.
+            Giving an argument of the other form is an error.
+        elapsed_time_as_feature: Read the elapsed time from the last input feature.
+        implementation: ``"auto"``, ``"reference"`` or a kernel of the cell
+            (:mod:`liquidtime.kernels.selection`).
+        return_sequences, return_state, go_backwards, stateful, unroll,
+            zero_output_for_mask: As for ``keras.layers.RNN``; see
+            :class:`~liquidtime.layers.ContinuousTimeRNN`.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+
     Call arguments:
         sequences: ``(batch, time, features)``.
         elapsed_time: Optional elapsed time per step, ``(batch, time)``,
@@ -56,10 +82,57 @@ class LTC(MixedMemoryOption, CellSequenceLayer):
 
     cell_class = LTCCell
 
-    def __init__(self, units: int | Wiring | dict, mixed_memory: bool = False, **kwargs: Any):
+    def __init__(
+        self,
+        units: int | Wiring | dict,
+        mixed_memory: bool = False,
+        solver: str | Solver | dict = "fused",
+        ode_unfolds: int = 6,
+        positivity: str = "softplus",
+        activation: Any = "sigmoid",
+        backbone_units: int | None = None,
+        backbone_layers: int = 0,
+        backbone_dropout: float = 0.0,
+        backbone_activation: Any = "lecun_tanh",
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        tau_initializer: Any = 1.0,
+        reversal_initializer: Any = None,
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        tau_regularizer: Any = None,
+        reversal_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        tau_constraint: Any = None,
+        reversal_constraint: Any = None,
+        seed: int | None = None,
+        input_mapping: str = "affine",
+        output_mapping: str = "affine",
+        epsilon: float = 1e-8,
+        initialization_ranges: dict[str, Any] | None = None,
+        regularizers: dict[str, Any] | None = None,
+        elapsed_time_as_feature: bool = False,
+        implementation: str = "auto",
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool | int = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ):
+        given = locals()
         units = _units_or_wiring(units)
         cell_class = self.cell_class_for(units)
         other = LTCCell if cell_class is SynapticLTCCell else SynapticLTCCell
+        unused = set(split_cell_arguments(other, given)[0]) - set(
+            split_cell_arguments(cell_class, given)[0]
+        )
+        kwargs = {**named_arguments(LTC.__init__, given, unused), **kwargs}
         own_arguments = split_cell_arguments(cell_class, kwargs)[0]
         foreign = sorted(set(split_cell_arguments(other, kwargs)[0]) - set(own_arguments))
         if foreign:
