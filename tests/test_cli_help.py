@@ -68,7 +68,6 @@ def test_option_names_are_the_librarys():
     from liquidtime.experiments import ncps_runner, plots, records, runner
 
     assert _names.MODEL_NAMES == models.MODEL_NAMES
-    assert _names.UNAVAILABLE_MODELS == models.UNAVAILABLE_MODELS
     assert tuple(_names.PRESETS) == tuple(models.PRESETS)
     assert _names.PAPER_COUNTERPART == runner.PAPER_COUNTERPART
     assert _names.PROGRESS_MODES == runner.PROGRESS_MODES

@@ -15,7 +15,6 @@ import keras
 import numpy as np
 import pytest
 
-from liquidtime import models
 from liquidtime.data import get_task_info, load_task
 from liquidtime.data._task import build_task
 from liquidtime.experiments import checkpoints, metrics, records, tables
@@ -103,7 +102,7 @@ def test_subsample_keeps_a_fixed_subset_and_the_evaluation_splits(occupancy):
     assert subsample_train(occupancy, None) is occupancy
 
 
-def test_config_takes_the_paper_defaults_and_validates(monkeypatch):
+def test_config_takes_the_paper_defaults_and_validates():
     config = RunConfig("occupancy", "ltc").resolved()
     assert (config.units, config.epochs, config.batch_size) == (32, 200, 16)
     assert config.learning_rate == 0.005
@@ -119,9 +118,6 @@ def test_config_takes_the_paper_defaults_and_validates(monkeypatch):
         RunConfig("mnist", "ltc")
     with pytest.raises(ValueError, match="`model`.*'gru'"):
         RunConfig("occupancy", "gru")
-    monkeypatch.setitem(models.UNAVAILABLE_MODELS, "gru-ncp", "no wired GRU")
-    with pytest.raises(ValueError, match="'gru-ncp' is not available yet: no wired GRU"):
-        RunConfig("occupancy", "gru-ncp")
     with pytest.raises(ValueError, match="`solver`: model 'lstm' has no ODE solver"):
         RunConfig("occupancy", "lstm", solver="rk4")
     with pytest.raises(ValueError, match="`learning_rate`"):

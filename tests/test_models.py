@@ -8,7 +8,6 @@ import keras
 import numpy as np
 import pytest
 
-from liquidtime import models
 from liquidtime.cells.ctrnn import CTRNNCell
 from liquidtime.layers import LTC
 from liquidtime.layers.ctgru import CTGRU
@@ -17,7 +16,6 @@ from liquidtime.layers.node import NeuralODE
 from liquidtime.models import (
     MODEL_NAMES,
     PRESETS,
-    UNAVAILABLE_MODELS,
     build_model,
     make_rnn_layer,
     preset_arguments,
@@ -39,7 +37,6 @@ def test_names_and_presets():
         "ltc", "ltc-dense", "ltc-ncp", "cfc", "cfc-ncp", "ctrnn", "liquid-neuron", "node", "ctgru", "lstm"
     }
     assert PRESETS == ("default", "paper")
-    assert not UNAVAILABLE_MODELS
 
 
 ON_EVERY_BACKEND = ("ltc", "ctrnn", "node", "ctgru", "lstm")
@@ -165,7 +162,7 @@ def test_overrides_replace_preset_arguments():
     assert layer.cell.time_scale == 0.6
 
 
-def test_errors(monkeypatch):
+def test_errors():
     with pytest.raises(ValueError, match=r"`name`, expected one of \['ltc'"):
         make_rnn_layer("gru")
     with pytest.raises(ValueError, match="`preset`"):
@@ -178,6 +175,3 @@ def test_errors(monkeypatch):
         make_rnn_layer("ctgru", UNITS, sparsity_level=0.5)
     with pytest.raises(ValueError, match="`time_scale`"):
         make_rnn_layer("node", UNITS, time_scale=-1.0)
-    monkeypatch.setitem(models.UNAVAILABLE_MODELS, "cfc-ncp", "the wired CfC cell is missing")
-    with pytest.raises(NotImplementedError, match="'cfc-ncp' is not available yet: the wired CfC"):
-        build_model("cfc-ncp", FEATURES, OUTPUTS)

@@ -24,9 +24,6 @@ Names (:data:`MODEL_NAMES`):
 ``lstm``           ``keras.layers.LSTM(units)``.
 =================  ===========================================================
 
-``cfc-ncp`` needs the wired CfC cell (:mod:`liquidtime.cells.wired_cfc`); where
-it is missing, asking for it raises NotImplementedError.
-
 Presets (:data:`PRESETS`): ``"default"`` is each layer's own defaults.
 ``"paper"`` reproduces the original LTC experiment code (see
 :func:`preset_arguments`):
@@ -66,7 +63,6 @@ the ``"paper"`` preset ``0.6 dt`` (``time_scale=0.6``), which is the original fo
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from typing import Any
 
@@ -92,11 +88,6 @@ MODEL_NAMES: tuple[str, ...] = (
 )
 """The names :func:`make_rnn_layer` and :func:`build_model` accept."""
 
-UNAVAILABLE_MODELS: dict[str, str] = {}
-"""Names that cannot be built in this installation, with the reason."""
-if importlib.util.find_spec("liquidtime.cells.wired_cfc") is None:
-    UNAVAILABLE_MODELS["cfc-ncp"] = "a CfC on an NCP wiring needs the wired CfC cell"
-
 PRESETS: tuple[str, ...] = ("default", "paper")
 
 WIRED_MODELS: tuple[str, ...] = ("ltc-ncp", "cfc-ncp")
@@ -114,8 +105,6 @@ PAPER_LTC_INITIALIZATION = {
 
 
 def _check_name(name: Any) -> str:
-    if name in UNAVAILABLE_MODELS:
-        raise NotImplementedError(f"Model {name!r} is not available yet: {UNAVAILABLE_MODELS[name]}.")
     if name not in MODEL_NAMES:
         raise ValueError(
             f"Received an invalid value for argument `name`, expected one of "
@@ -235,7 +224,6 @@ def make_rnn_layer(
 
     Raises:
         ValueError: For an unknown name or preset, or a missing ``output_size``.
-        NotImplementedError: For a reserved name that is not available yet.
     """
     name = _check_name(name)
     arguments = {**preset_arguments(name, units, preset, input_features), **overrides}

@@ -5,7 +5,7 @@ choices of the options live here rather than in the modules that use them, which
 import Keras. Each constant equals the library's own (``tests/test_cli_help.py``
 checks it):
 
-* :data:`MODEL_NAMES`, :data:`PRESETS`, :data:`UNAVAILABLE_MODELS`: ``liquidtime.models``;
+* :data:`MODEL_NAMES`, :data:`PRESETS`: ``liquidtime.models``;
 * :data:`PAPER_COUNTERPART`, :data:`PROGRESS_MODES`: ``liquidtime.experiments.runner``;
 * :data:`NCPS_MODELS`: ``liquidtime.experiments.ncps_runner``;
 * :data:`RESULTS_FILE`: ``liquidtime.experiments.records``;
@@ -21,7 +21,6 @@ MODEL_NAMES = (
     "ltc", "ltc-dense", "ltc-ncp", "cfc", "cfc-ncp", "ctrnn", "liquid-neuron", "node", "ctgru",
     "lstm",
 )
-UNAVAILABLE_MODELS: dict[str, str] = {}
 PRESETS = ("default", "paper")
 PAPER_COUNTERPART = {
     "ltc": "ltc", "ltc-dense": "ltc", "ltc-ncp": "ltc", "cfc": "lstm", "cfc-ncp": "lstm",

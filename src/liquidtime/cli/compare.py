@@ -13,7 +13,6 @@ from liquidtime.cli._names import (
     NCPS_MODELS,
     PLOT_X_AXES,
     RESULTS_FILE,
-    UNAVAILABLE_MODELS,
 )
 from liquidtime.cli.train import (
     EXPECTED_ERRORS,
@@ -63,10 +62,6 @@ def model_list(text: str) -> list[str]:
     if not names:
         raise argparse.ArgumentTypeError("expected comma-separated model names, got nothing")
     for name in names:
-        if name in UNAVAILABLE_MODELS:
-            raise argparse.ArgumentTypeError(
-                f"model {name!r} is not available yet: {UNAVAILABLE_MODELS[name]}"
-            )
         if name not in MODEL_NAMES + NCPS_MODELS:
             raise argparse.ArgumentTypeError(
                 f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES + NCPS_MODELS)} "

@@ -63,7 +63,6 @@ from liquidtime.experiments.ncps_runner import NCPS_MODELS, train_ncps_run
 from liquidtime.models import (
     MODEL_NAMES,
     PRESETS,
-    UNAVAILABLE_MODELS,
     WIRED_MODELS,
     build_model,
     make_rnn_layer,
@@ -106,8 +105,6 @@ def solver_models() -> tuple[str, ...]:
     """The model names whose layer integrates an ODE with a solver (``solver``, ``unfolds``)."""
     names = []
     for name in MODEL_NAMES:
-        if name in UNAVAILABLE_MODELS:
-            continue
         extra: dict[str, Any] = {"output_size": 1} if name in WIRED_MODELS else {}
         layer = make_rnn_layer(name, 4, **extra)
         if isinstance(getattr(layer, "cell", None), ContinuousTimeCell):
@@ -177,10 +174,6 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _one_of("task", self.task, task_names())
-        if self.model in UNAVAILABLE_MODELS:
-            raise ValueError(
-                f"Model {self.model!r} is not available yet: {UNAVAILABLE_MODELS[self.model]}."
-            )
         _one_of("model", self.model, MODEL_NAMES + NCPS_MODELS)
         non_negative_int("seed", self.seed)
         _one_of("protocol", self.protocol, PROTOCOLS)
