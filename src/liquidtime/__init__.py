@@ -5,18 +5,19 @@ environment variable, then the ``backend`` entry of ``keras.json`` in ``$KERAS_H
 ``~/.keras``) and falls back to JAX when neither names one and JAX is installed (see
 :mod:`liquidtime._backend`). Import liquidtime before Keras for the fallback to apply.
 
-Keras itself, and liquidtime's layers, cells and wirings with it, are loaded on the
-first use of any public name (``liquidtime.LTC``, ``from liquidtime import CfC``,
-``liquidtime.layers``, ...), which also registers them with Keras's serialization
-for loading ``.keras`` files. Until then ``import liquidtime`` is cheap, so the
-``liquidtime`` command's ``--help`` does not start a backend. A script that only
-loads a saved model and names no liquidtime class calls :func:`import_all` before
-``keras.saving.load_model``.
+``import liquidtime`` then loads Keras and every layer, cell and wiring, which
+registers them with Keras's serialization: ``keras.saving.load_model`` reads
+``.keras`` files of liquidtime models after it. Only the ``liquidtime`` command
+defers this to the first use of a public name (``liquidtime.LTC``,
+``liquidtime.layers``, ...; see :func:`import_all`), so that its ``--help`` starts
+no backend.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from liquidtime._backend import select_default_backend
@@ -78,11 +79,16 @@ _HOMES = {
 def import_all() -> None:
     """Imports every sub-package, registering all of liquidtime's classes with Keras.
 
-    What the first use of a public name does; call it before
-    ``keras.saving.load_model`` in a script that names no liquidtime class.
+    ``import liquidtime`` does it, except in the ``liquidtime`` command, where the
+    first use of a public name does.
     """
     for subpackage in _SUBPACKAGES:
         importlib.import_module(f"liquidtime.{subpackage}")  # also binds it in globals()
+
+
+def _run_by_the_command() -> bool:
+    """Whether this process is the ``liquidtime`` console script (pip's launcher)."""
+    return bool(sys.argv) and Path(sys.argv[0]).stem in ("liquidtime", "liquidtime-script")
 
 
 def __getattr__(name: str) -> Any:
@@ -142,3 +148,6 @@ __all__ = [
     "training",
     "wirings",
 ]
+
+if not _run_by_the_command():
+    import_all()
