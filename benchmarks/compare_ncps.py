@@ -100,13 +100,22 @@ OTHER_BACKEND_MODELS = ("ltc", "ltc-dense", "cfc", "lstm")
 
 
 def other_backend_rows(backends: list[str]) -> list[Row]:
-    """liquidtime (and LSTM) rows on other Keras backends."""
+    """liquidtime (and LSTM) rows on other Keras backends.
+
+    TensorFlow gets each model twice: compiled as Keras's ``jit_compile="auto"``
+    does on a CPU (a graph, no XLA) and with ``jit_compile=True`` (XLA, as JAX).
+    """
     labels = {row.key: row.label for row in ROWS}
-    return [
-        Row(f"{model}@{backend}", f"{labels[model]} ({backend})", "liquidtime", model, backend)
-        for backend in backends
-        for model in OTHER_BACKEND_MODELS
-    ]
+    rows = []
+    for backend in backends:
+        for model in OTHER_BACKEND_MODELS:
+            rows.append(
+                Row(f"{model}@{backend}", f"{labels[model]} ({backend})", "liquidtime", model, backend)
+            )
+            if backend == "tensorflow":
+                rows.append(Row(f"{model}@tensorflow-xla", f"{labels[model]} (tensorflow, XLA)",
+                                "liquidtime", model, backend, {"jit_compile": True}))
+    return rows
 
 
 # --------------------------------------------------------------------------- worker
@@ -147,7 +156,8 @@ def run_liquidtime(spec: dict) -> dict:
     inputs = keras.Input((spec["length"], spec["features"]))
     layer = build_layer(spec["model"], spec["units"], spec["unfolds"])
     model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse",
+                  jit_compile=spec.get("jit_compile", "auto"))
 
     def train_step():
         return float(np.asarray(model.train_on_batch(x, y)))
