@@ -229,14 +229,8 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         from liquidtime.cells.network_scan import network_scan
 
         self.check_input_features(inputs)
-        head_map, update_params = None, ()
-        update = functools.partial(_closed_form_update, self.mode)
-        if self.mode == "pure":
-            update_params = (self.A.value, self.w_tau.value)
-        elif isinstance(elapsed_time, (int, float)):
-            head_map = fold_time_gate(self.units, float(elapsed_time))
-            update = functools.partial(_gated_update, self.mode)
-        weights = self.network.mapped_weights(head_map)
+        folded, update_params, weights = self._sequence_weights(elapsed_time)
+        update = functools.partial(_gated_update if folded else _closed_form_update, self.mode)
         outputs = network_scan(
             update,
             self.activation,
@@ -244,10 +238,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
             states[0],
             elapsed_time,
             update_params,
-            _value(weights.input_kernel),
-            _value(weights.first_bias),
-            _value(weights.state_kernel),
-            [(_value(kernel), _value(bias)) for kernel, bias in weights.layers],
+            *weights,
             constants["dropout"],
             return_sequences=return_sequences,
         )
@@ -267,12 +258,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         from liquidtime.kernels.torch_cfc import cfc_sequence
 
         self.check_input_features(inputs)
-        head_map, update_params = None, ()
-        if self.mode == "pure":
-            update_params = (self.A.value, self.w_tau.value)
-        elif isinstance(elapsed_time, (int, float)):
-            head_map = fold_time_gate(self.units, float(elapsed_time))
-        weights = self.network.mapped_weights(head_map)
+        _, update_params, weights = self._sequence_weights(elapsed_time)
         sequence = cfc_sequence(
             self.mode,
             self.activation,
@@ -280,14 +266,39 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
             states[0],
             elapsed_time,
             update_params,
-            _value(weights.input_kernel),
-            _value(weights.first_bias),
-            _value(weights.state_kernel),
-            [(_value(kernel), _value(bias)) for kernel, bias in weights.layers],
+            *weights,
             constants["dropout"],
         )
         last_state = sequence[-1]
         return (sequence if return_sequences else last_state), [last_state, *states[1:]]
+
+    def _sequence_weights(self, elapsed_time: Any) -> tuple[bool, tuple, tuple]:
+        """The weights both whole-sequence kernels take.
+
+        For a constant elapsed time (modes other than ``pure``) the time heads are
+        folded into the gate (:func:`fold_time_gate`), so the update is
+        :func:`gated_update` of the folded heads.
+
+        Returns:
+            ``(folded, update_params, weights)``: whether the time heads are folded;
+            ``(A, w_tau)`` in mode ``pure``, else ``()``; and the network's mapped
+            weights as arrays, ``(input_kernel, first_bias, state_kernel, [(kernel,
+            bias) per backbone layer])``.
+        """
+        head_map = None
+        update_params: tuple[Any, ...] = ()
+        if self.mode == "pure":
+            update_params = (self.A.value, self.w_tau.value)
+        elif isinstance(elapsed_time, (int, float)):
+            head_map = fold_time_gate(self.units, float(elapsed_time))
+        weights = self.network.mapped_weights(head_map)
+        arrays = (
+            _value(weights.input_kernel),
+            _value(weights.first_bias),
+            _value(weights.state_kernel),
+            [(_value(kernel), _value(bias)) for kernel, bias in weights.layers],
+        )
+        return head_map is not None, update_params, arrays
 
     def get_config(self) -> dict[str, Any]:
         config = {
