@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 from liquidtime.cli import main
-from liquidtime.cli import train as train_command
 from liquidtime.data import get_task_info, load_task
 from liquidtime.data._task import build_task
 from liquidtime.experiments import checkpoints, records
@@ -235,7 +234,8 @@ def captured(monkeypatch):
         calls.append((config, options))
         return {}
 
-    monkeypatch.setattr(train_command, "train_run", fake)
+    # The command imports train_run when it runs (its --help loads no backend).
+    monkeypatch.setattr("liquidtime.experiments.runner.train_run", fake)
     return calls
 
 
@@ -289,8 +289,6 @@ def test_bad_config_files_are_usage_errors_naming_the_key_and_file(
 
 
 def test_compare_takes_a_config_file_and_plot_x(tmp_path, monkeypatch):
-    from liquidtime.cli import compare
-
     seen = {}
 
     def fake_runs(configs, **options):
@@ -301,9 +299,10 @@ def test_compare_takes_a_config_file_and_plot_x(tmp_path, monkeypatch):
         seen["x"] = x
         return path
 
-    monkeypatch.setattr(compare, "run_configs", fake_runs)
-    monkeypatch.setattr(compare, "plot_learning_curves", fake_plot)
-    monkeypatch.setattr(compare, "markdown_table", lambda records: "table")
+    # The command imports these when it runs (its --help loads no backend).
+    monkeypatch.setattr("liquidtime.experiments.campaign.run_configs", fake_runs)
+    monkeypatch.setattr("liquidtime.experiments.plots.plot_learning_curves", fake_plot)
+    monkeypatch.setattr("liquidtime.experiments.tables.markdown_table", lambda records: "table")
     path = tmp_path / "compare.toml"
     path.write_text('task = "occupancy"\nmodels = ["lstm", "cfc"]\nseeds = 2\nplot-x = "time"\n'
                     'epochs = 4\n')
