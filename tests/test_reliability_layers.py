@@ -180,7 +180,7 @@ def test_sequences_without_steps_are_rejected(make_layer, return_sequences):
 def test_network_scan_rejects_sequences_without_steps():
     import jax.numpy as jnp
 
-    from liquidtime.cells.network_scan import network_scan
+    from liquidtime.kernels.jax_cfc import network_scan
 
     with pytest.raises(ValueError, match="at least one time step"):
         network_scan(

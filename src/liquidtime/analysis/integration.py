@@ -33,12 +33,16 @@ Fixed-step solvers take one step per interval of the output grid:
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 from scipy import integrate, sparse
 
 from liquidtime.analysis._validation import check_choice, check_positive_float
+from liquidtime.solvers.fused import fused_step
+from liquidtime.solvers.runge_kutta import RK4_TABLEAU, explicit_runge_kutta
 
 ADAPTIVE_SOLVERS: tuple[str, ...] = ("RK23", "RK45", "DOP853", "LSODA", "BDF", "Radau")
 FIXED_STEP_SOLVERS: tuple[str, ...] = ("euler", "rk4", "fused")
@@ -173,6 +177,13 @@ def _integrate_adaptive(
     )
 
 
+def _at_stage_time(
+    field: Callable[[float, np.ndarray], np.ndarray], t: float, h: float, node: float, x: np.ndarray
+) -> np.ndarray:
+    """``F(t + node h, x)``: a Runge-Kutta stage of a step from ``t`` of size ``h``."""
+    return field(t + node * h, x)
+
+
 def _integrate_fixed(system: LinearDecaySystem, times: np.ndarray, solver: str) -> Integration:
     """Euler, RK4 or the fused step, one step per interval of ``times``."""
     x = np.zeros(system.state_shape)
@@ -190,14 +201,12 @@ def _integrate_fixed(system: LinearDecaySystem, times: np.ndarray, solver: str) 
             if solver == "euler":
                 x = x + h * field(t, x)
             elif solver == "rk4":
-                k1 = field(t, x)
-                k2 = field(t + h / 2, x + h / 2 * k1)
-                k3 = field(t + h / 2, x + h / 2 * k2)
-                k4 = field(t + h, x + h * k3)
-                x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+                x, _ = explicit_runge_kutta(
+                    RK4_TABLEAU, functools.partial(_at_stage_time, field, t, h), x, h
+                )
             else:
                 decay, drive = system.coefficients(t, x)
-                x = (x + h * drive) / (1 + h * decay)
+                x = fused_step(x, decay, drive, h)
             states[i] = x.ravel()
     steps = times.size - 1
     return Integration(

@@ -133,7 +133,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         elapsed_time_as_feature: See :class:`~liquidtime.cells.base.BaseCell`.
         seed: Seed of the dropout masks.
         implementation: ``"auto"``, ``"reference"``, ``"jax_scan"`` (the whole
-            sequence by :func:`~liquidtime.cells.network_scan.network_scan` on JAX) or
+            sequence by :func:`~liquidtime.kernels.jax_cfc.network_scan` on JAX) or
             ``"torch"`` (the native PyTorch kernel); ``"auto"`` picks the kernel of the
             backend. See :class:`~liquidtime.cells.base.BaseCell`.
 
@@ -212,7 +212,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
     def fused_scan(
         self, inputs, states, elapsed_time, constants, training=None, return_sequences=True
     ):
-        """On JAX, the sequence by :func:`~liquidtime.cells.network_scan.network_scan`;
+        """On JAX, the sequence by :func:`~liquidtime.kernels.jax_cfc.network_scan`;
         on PyTorch by :meth:`_torch_scan`.
 
         The same values as scanning :meth:`transition`; the backward pass carries
@@ -226,7 +226,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
             return self._torch_scan(inputs, states, elapsed_time, constants, return_sequences)
         if not self.uses_kernel("jax_scan"):
             return None
-        from liquidtime.cells.network_scan import network_scan
+        from liquidtime.kernels.jax_cfc import network_scan
 
         self.check_input_features(inputs)
         folded, update_params, weights = self._sequence_weights(elapsed_time)

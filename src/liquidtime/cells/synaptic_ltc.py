@@ -13,7 +13,7 @@ from liquidtime._backend_ops import checkpoint, fast_sigmoid, sum_over_axis
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
-from liquidtime.cells.synaptic_unfold import fused_unfolds, synaptic_sums
+from liquidtime.kernels.fused_unfolds import fused_unfolds, synaptic_sums
 from liquidtime.kernels.selection import ALL_BACKENDS, Kernel
 from liquidtime.solvers import FusedSolver, Solver
 from liquidtime.wirings.base import Wiring
@@ -196,7 +196,7 @@ class SynapticLTCCell(ContinuousTimeCell):
         elapsed_time_as_feature: See :class:`~liquidtime.cells.base.BaseCell`.
         implementation: ``"auto"``, ``"reference"``, ``"fused_unfolds"`` or
             ``"torch"``, for the fused solver: ``"fused_unfolds"`` runs each step's
-            unfolds as :func:`~liquidtime.cells.synaptic_unfold.fused_unfolds` (the
+            unfolds as :func:`~liquidtime.kernels.fused_unfolds.fused_unfolds` (the
             same maths with a recomputing hand-written gradient, every backend),
             ``"torch"`` the whole sequence natively on PyTorch, ``"reference"`` the
             solver's plain steps (rematerialised in the backward pass); ``"auto"``

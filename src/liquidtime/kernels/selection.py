@@ -13,9 +13,9 @@ A whole-sequence kernel applies to unmasked sequences; masked sequences, and cel
 stepped by ``keras.layers.RNN``, always go through ``transition``.
 
 Known kernel names: ``"jax_scan"`` (the CfC's whole-sequence JAX scan with a
-hand-written backward pass, :mod:`liquidtime.cells.network_scan`),
+hand-written backward pass, :mod:`liquidtime.kernels.jax_cfc`),
 ``"fused_unfolds"`` (the synaptic LTC's fused-solver unfolds with a recomputing
-gradient, :mod:`liquidtime.cells.synaptic_unfold`, every backend) and ``"torch"``
+gradient, :mod:`liquidtime.kernels.fused_unfolds`, every backend) and ``"torch"``
 (native PyTorch kernels, ``liquidtime.kernels.torch_*``).
 """
 

@@ -1,6 +1,6 @@
 """The CfC recurrence over a whole sequence, native PyTorch, with a hand-written backward.
 
-The recurrence of :mod:`liquidtime.cells.network_scan` (the JAX form), for one step
+The recurrence of :mod:`liquidtime.kernels.jax_cfc` (the JAX form), for one step
 ``t`` with input ``I_t``, state ``x``, backbone activation ``phi`` and dropout masks
 ``m_k``:
 

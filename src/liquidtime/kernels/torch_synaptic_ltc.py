@@ -1,6 +1,6 @@
 """The synaptic LTC's fused-solver recurrence over a whole sequence, native PyTorch.
 
-The same equations as :func:`liquidtime.cells.synaptic_unfold.fused_unfolds` scanned
+The same equations as :func:`liquidtime.kernels.fused_unfolds.fused_unfolds` scanned
 over the steps. With ``s_ji = sigmoid(sigma_ji v_j - (sigma mu)_ji)`` (presynaptic
 ``j``, postsynaptic ``i``), ``W = w mask / cm``, ``E = W erev`` and ``h = dt / L``,
 each of the ``L`` unfolds of an input step is
@@ -14,7 +14,7 @@ before every unfold and the unfold's denominator ``1 + h a`` (``2 L N`` floats p
 sequence element, never a ``(batch, N, N)`` tensor). The backward pass recomputes the synapse activations of
 one step's ``L`` unfolds from those states in one operation (they live for one
 step: ``L x N x N x batch`` floats) and runs the vector-Jacobian product of the
-module docstring of :mod:`liquidtime.cells.synaptic_unfold`; the weight gradients
+module docstring of :mod:`liquidtime.kernels.fused_unfolds`; the weight gradients
 of a step are accumulated by batched matmuls (``baddbmm``). Inference keeps only
 the state after every step.
 

@@ -7,6 +7,24 @@ from typing import Any
 from liquidtime.solvers.base import FixedStepSolver, VectorField, register_solver
 
 
+def fused_step(x: Any, decay: Any, drive: Any, h: Any) -> Any:
+    """The fused step ``x <- (x + h b) / (1 + h a)`` of ``dx/dt = -a x + b`` (Eq. 3).
+
+    The one definition of the step: :class:`FusedSolver`, the synaptic LTC's
+    unfolds kernel and the NumPy integrators of the expressivity study call it.
+
+    Args:
+        x: The state.
+        decay: ``a`` at ``x`` (broadcastable to ``x``), ``>= 0`` for stability.
+        drive: ``b`` at ``x``.
+        h: The step size (a float or a tensor broadcastable to ``x``).
+
+    Returns:
+        The state after the step; any array type with arithmetic operators.
+    """
+    return (x + h * drive) / (1.0 + h * decay)
+
+
 @register_solver
 class FusedSolver(FixedStepSolver):
     """The fused explicit-implicit Euler step of the LTC paper (Eq. 3).
@@ -31,4 +49,4 @@ class FusedSolver(FixedStepSolver):
 
     def step(self, field: VectorField, x: Any, h: Any) -> Any:
         a, b = field(x)
-        return (x + h * b) / (1.0 + h * a)
+        return fused_step(x, a, b, h)

@@ -9,6 +9,7 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,11 +78,9 @@ DOPRI5_TABLEAU = ButcherTableau(
 def runge_kutta_step(
     tableau: ButcherTableau, field: VectorField, x: Any, h: Any, first_stage: Any = None
 ) -> tuple[Any, Any | None]:
-    """One explicit Runge-Kutta step of an autonomous ODE.
+    """One explicit Runge-Kutta step of an autonomous decay-drive ODE.
 
-    k_i = F(x + h * sum_j a_ij k_j),  x_new = x + h * sum_i b_i k_i,
-    error = h * sum_i (b_i - b_hat_i) k_i  (embedded pairs only),
-    with F(x) = -a(x) x + b(x).
+    :func:`explicit_runge_kutta` with ``F(x) = -a(x) x + b(x)``.
 
     Args:
         tableau: The method.
@@ -93,8 +92,37 @@ def runge_kutta_step(
     Returns:
         ``(x_new, error)``; ``error`` is None for a tableau without an embedded pair.
     """
+    return explicit_runge_kutta(
+        tableau, lambda _, x_stage: time_derivative(field, x_stage), x, h, first_stage
+    )
+
+
+def explicit_runge_kutta(
+    tableau: ButcherTableau,
+    derivative: Callable[[float, Any], Any],
+    x: Any,
+    h: Any,
+    first_stage: Any = None,
+) -> tuple[Any, Any | None]:
+    """One explicit Runge-Kutta step, the one definition every RK solver here calls.
+
+    k_i = F(c_i, x + h * sum_j a_ij k_j),  x_new = x + h * sum_i b_i k_i,
+    error = h * sum_i (b_i - b_hat_i) k_i  (embedded pairs only).
+
+    Args:
+        tableau: The method.
+        derivative: ``F(c, x)``: the time derivative at the state ``x`` and the stage's
+            node ``c`` (the fraction of the step where the stage lies; an autonomous
+            ODE ignores it).
+        x: The state (a tensor, or a NumPy array for the NumPy integrators).
+        h: Step size, a float or a tensor broadcastable to ``x``.
+        first_stage: ``F(0, x)`` if the caller has already evaluated it (else None).
+
+    Returns:
+        ``(x_new, error)``; ``error`` is None for a tableau without an embedded pair.
+    """
     stages: list[Any] = []
-    for coupling in tableau.a:
+    for node, coupling in zip(tableau.c, tableau.a):
         if not stages and first_stage is not None:
             stages.append(first_stage)
             continue
@@ -102,7 +130,7 @@ def runge_kutta_step(
         for a_ij, k_j in zip(coupling, stages):
             if a_ij != 0.0:
                 x_stage = x_stage + (h * a_ij) * k_j
-        stages.append(time_derivative(field, x_stage))
+        stages.append(derivative(node, x_stage))
     x_new = x + h * _weighted_sum(tableau.b, stages)
     if tableau.b_error is None:
         return x_new, None

@@ -9,7 +9,7 @@ from keras import ops
 
 from helpers import value_and_gradients
 from liquidtime._backend_ops import fast_sigmoid, sum_over_axis
-from liquidtime.cells.synaptic_unfold import fused_unfolds
+from liquidtime.kernels.fused_unfolds import fused_unfolds
 
 B, N, L = 3, 5, 4
 NAMES = ("state", "a0", "b0", "sigma", "sigma_mu", "w", "w_erev", "dt")

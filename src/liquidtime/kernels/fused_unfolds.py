@@ -38,6 +38,7 @@ from liquidtime._backend_ops import (
     sigmoid_of_scaled,
     sum_over_axis,
 )
+from liquidtime.solvers.fused import fused_step
 
 
 def _scaled(sigma: Any, sigma_mu: Any) -> tuple[Any, Any]:
@@ -102,7 +103,7 @@ def fused_unfolds(
         scaled = _scaled(rest[0], rest[1])
         for _ in range(unfolds):
             a, b = _decay_and_drive(state, a0, b0, *scaled, *rest[2:4])
-            state = (state + h * b) / (1.0 + h * a)
+            state = fused_step(state, a, b, h)
         return state
 
     @custom_gradient
@@ -126,7 +127,7 @@ def _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time)
     states, inverses, decays, drives = [state], [], [], []
     for _ in range(unfolds):
         a, b = _decay_and_drive(states[-1], a0, b0, *scaled, w, w_erev)
-        states.append((states[-1] + h * b) / (1.0 + h * a))
+        states.append(fused_step(states[-1], a, b, h))
         inverses.append(1.0 / (1.0 + h * a))
         decays.append(a)
         drives.append(b)

@@ -132,7 +132,7 @@ def test_last_output_and_final_state_of_the_fused_scan():
 
 
 def test_chunk_size_prefers_divisors_near_8():
-    from liquidtime.cells.network_scan import _chunk_size
+    from liquidtime.kernels.jax_cfc import _chunk_size
 
     assert _chunk_size(7) == 7
     assert _chunk_size(16) == 16
@@ -165,7 +165,7 @@ def test_fused_scan_gradients_match_finite_differences():
 def test_the_kernel_runs_on_unmasked_sequences_unless_reference(monkeypatch, implementation):
     """``"auto"`` and ``"jax_scan"`` run :func:`network_scan` on unmasked sequences;
     masked sequences and ``"reference"`` scan ``transition``."""
-    from liquidtime.cells import network_scan as module
+    from liquidtime.kernels import jax_cfc as module
 
     calls = []
     original = module.network_scan
