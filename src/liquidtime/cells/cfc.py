@@ -20,30 +20,58 @@ from liquidtime.kernels.selection import Kernel
 CFC_MODES = ("default", "pure", "no_gate")
 
 
-def closed_form_update(
-    mode: str, heads: Any, elapsed_time: Any, A: Any = None, w_tau: Any = None
+def cfc_update(
+    mode: str, heads: Any, elapsed_time: Any, params: tuple = (), folded: bool = False
 ) -> Any:
-    """The CfC state update from the (pre-activation) heads; see :class:`CfCCell`.
+    """The CfC state update from the pre-activation heads; see :class:`CfCCell`.
+
+    The one definition of the update, for the cell's step, its whole-sequence kernels
+    and the wired CfC:
+
+        g = tanh(g_pre),  h = tanh(h_pre),  s = sigmoid(time_b - time_a * dt)
+        default: x' = h + s (g - h);   no_gate: x' = h + s g
+        pure:    x' = A - A exp(-dt (|w_tau| + |f|)) f
 
     Args:
         mode: ``"default"``, ``"no_gate"`` or ``"pure"``.
-        heads: ``(batch, 4 * n)`` as ``[g | h | time_a | time_b]`` in the gated modes,
-            ``(batch, n)`` (``f``) in ``pure`` mode.
-        elapsed_time: A Python float or ``(batch, 1)``.
-        A, w_tau: The ``(n,)`` parameters of ``pure`` mode (unused otherwise).
+        heads: ``(batch, 4 n)`` as ``[g | h | time_a | time_b]`` in the gated modes;
+            ``(batch, 3 n)`` as ``[g | h | time_b - dt time_a]`` when ``folded``
+            (:func:`fold_time_gate`); ``(batch, n)`` (``f``) in ``pure`` mode.
+        elapsed_time: A Python float or ``(batch, 1)`` (unused when ``folded``).
+        params: ``(A, w_tau)``, each ``(n,)``, in ``pure`` mode; ``()`` otherwise.
+        folded: Whether the time heads are folded into the gate's argument.
 
     Returns:
         The new state, ``(batch, n)``.
     """
     if mode == "pure":
+        A, w_tau = params
         decay = ops.exp(-elapsed_time * (ops.abs(w_tau) + ops.abs(heads)))
         return A - A * decay * heads
-    g, h, time_a, time_b = ops.split(heads, 4, axis=-1)
-    g, h = tanh(g), tanh(h)
-    gate = ops.sigmoid(time_b - time_a * elapsed_time)
+    if folded:
+        g, h, gate = _activated_folded_heads(heads)
+    else:
+        g, h, time_a, time_b = ops.split(heads, 4, axis=-1)
+        g, h, gate = tanh(g), tanh(h), ops.sigmoid(time_b - time_a * elapsed_time)
     if mode == "default":
         return h + gate * (g - h)
     return h + gate * g
+
+
+def _activated_folded_heads(heads: Any) -> tuple[Any, Any, Any]:
+    """``(tanh g, tanh h, sigmoid gate)`` of folded heads ``[g | h | gate argument]``."""
+    scale = sigmoid_argument_scale()
+    if scale == 1.0:
+        g, h, gate = ops.split(heads, 3, axis=-1)
+        return tanh(g), tanh(h), ops.sigmoid(gate)
+    # One tanh over all heads (the gate's sigmoid in its tanh form): uniform
+    # elementwise work, which XLA vectorises, also in the backward pass.
+    units = heads.shape[-1] // 3
+    column_scale = ops.concatenate(
+        [ops.ones((2 * units,), heads.dtype), ops.full((units,), scale, heads.dtype)]
+    )
+    g, h, gate = ops.split(tanh(heads * column_scale), 3, axis=-1)
+    return g, h, 0.5 + 0.5 * gate
 
 
 def fold_time_gate(units: int, elapsed_time: float) -> Callable[[Any], Any]:
@@ -68,26 +96,6 @@ def fold_time_gate(units: int, elapsed_time: float) -> Callable[[Any], Any]:
         return ops.concatenate([kept, gate], axis=-1)
 
     return fold
-
-
-def gated_update(mode: str, heads: Any) -> Any:
-    """The gated CfC update from folded heads ``[g | h | gate argument]``, ``(batch, 3 n)``."""
-    scale = sigmoid_argument_scale()
-    if scale != 1.0:
-        # One tanh over all heads (the gate's sigmoid in its tanh form): uniform
-        # elementwise work, which XLA vectorises, also in the backward pass.
-        units = heads.shape[-1] // 3
-        column_scale = ops.concatenate(
-            [ops.ones((2 * units,), heads.dtype), ops.full((units,), scale, heads.dtype)]
-        )
-        g, h, gate = ops.split(tanh(heads * column_scale), 3, axis=-1)
-        gate = 0.5 + 0.5 * gate
-    else:
-        g, h, gate = ops.split(heads, 3, axis=-1)
-        g, h, gate = tanh(g), tanh(h), ops.sigmoid(gate)
-    if mode == "default":
-        return h + gate * (g - h)
-    return h + gate * g
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
@@ -197,17 +205,26 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         return {"dropout": self.network.dropout_masks(batch_size, training)}
 
     def transition(self, projected, states, elapsed_time, constants, training=None):
-        if self.mode != "pure" and isinstance(elapsed_time, (int, float)):
-            fold = fold_time_gate(self.units, float(elapsed_time))
-            heads = self.network.step(projected, states[0], constants["dropout"], head_map=fold)
-            new_state = gated_update(self.mode, heads)
-            return new_state, [new_state, *states[1:]]
-        heads = self.network.step(projected, states[0], constants["dropout"])
-        if self.mode == "pure":
-            new_state = closed_form_update("pure", heads, elapsed_time, self.A, self.w_tau)
-        else:
-            new_state = closed_form_update(self.mode, heads, elapsed_time)
+        folded, update_params, head_map = self._update_arguments(elapsed_time)
+        heads = self.network.step(projected, states[0], constants["dropout"], head_map=head_map)
+        new_state = cfc_update(self.mode, heads, elapsed_time, update_params, folded)
         return new_state, [new_state, *states[1:]]
+
+    def _update_arguments(self, elapsed_time: Any) -> tuple[bool, tuple, Callable | None]:
+        """How this step's heads are computed and updated.
+
+        For a constant elapsed time (modes other than ``pure``) the time heads are
+        folded into the gate (:func:`fold_time_gate`).
+
+        Returns:
+            ``(folded, update_params, head_map)``: whether the time heads are folded;
+            ``(A, w_tau)`` in mode ``pure``, else ``()``; the folding map or None.
+        """
+        if self.mode == "pure":
+            return False, (self.A.value, self.w_tau.value), None
+        if isinstance(elapsed_time, (int, float)):
+            return True, (), fold_time_gate(self.units, float(elapsed_time))
+        return False, (), None
 
     def fused_scan(
         self, inputs, states, elapsed_time, constants, training=None, return_sequences=True
@@ -230,7 +247,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
 
         self.check_input_features(inputs)
         folded, update_params, weights = self._sequence_weights(elapsed_time)
-        update = functools.partial(_gated_update if folded else _closed_form_update, self.mode)
+        update = functools.partial(cfc_update, self.mode, folded=folded)
         outputs = network_scan(
             update,
             self.activation,
@@ -275,22 +292,12 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
     def _sequence_weights(self, elapsed_time: Any) -> tuple[bool, tuple, tuple]:
         """The weights both whole-sequence kernels take.
 
-        For a constant elapsed time (modes other than ``pure``) the time heads are
-        folded into the gate (:func:`fold_time_gate`), so the update is
-        :func:`gated_update` of the folded heads.
-
         Returns:
-            ``(folded, update_params, weights)``: whether the time heads are folded;
-            ``(A, w_tau)`` in mode ``pure``, else ``()``; and the network's mapped
-            weights as arrays, ``(input_kernel, first_bias, state_kernel, [(kernel,
-            bias) per backbone layer])``.
+            ``(folded, update_params, weights)``: as :meth:`_update_arguments`, and the
+            network's mapped weights as arrays, ``(input_kernel, first_bias,
+            state_kernel, [(kernel, bias) per backbone layer])``.
         """
-        head_map = None
-        update_params: tuple[Any, ...] = ()
-        if self.mode == "pure":
-            update_params = (self.A.value, self.w_tau.value)
-        elif isinstance(elapsed_time, (int, float)):
-            head_map = fold_time_gate(self.units, float(elapsed_time))
+        folded, update_params, head_map = self._update_arguments(elapsed_time)
         weights = self.network.mapped_weights(head_map)
         arrays = (
             _value(weights.input_kernel),
@@ -298,7 +305,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
             _value(weights.state_kernel),
             [(_value(kernel), _value(bias)) for kernel, bias in weights.layers],
         )
-        return head_map is not None, update_params, arrays
+        return folded, update_params, arrays
 
     def get_config(self) -> dict[str, Any]:
         config = {
@@ -316,13 +323,3 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
 def _value(tensor: Any) -> Any:
     """The array behind a Keras variable (the tensor itself otherwise)."""
     return getattr(tensor, "value", tensor)
-
-
-def _closed_form_update(mode: str, heads: Any, elapsed_time: Any, params: tuple) -> Any:
-    """:func:`closed_form_update` as ``update(heads, dt, params)``, ``params`` ``()`` or ``(A, w_tau)``."""
-    return closed_form_update(mode, heads, elapsed_time, *params)
-
-
-def _gated_update(mode: str, heads: Any, elapsed_time: Any, params: tuple) -> Any:
-    """:func:`gated_update` of folded heads as ``update(heads, dt, ())``."""
-    return gated_update(mode, heads)

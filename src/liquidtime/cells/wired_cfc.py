@@ -11,7 +11,7 @@ from keras import ops
 from liquidtime._backend_ops import matmul
 from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
-from liquidtime.cells.cfc import CFC_MODES, closed_form_update
+from liquidtime.cells.cfc import CFC_MODES, cfc_update
 from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, set_weight_options, weight_options_config
 from liquidtime.wirings.base import Wiring
 
@@ -244,13 +244,8 @@ class WiredCfCCell(BaseCell):
             else:
                 kernel = constants["kernels"][index - 1]
                 heads = matmul(new_layers[-1], kernel) + self.biases[index] + recurrent
-            if self.mode == "pure":
-                update = closed_form_update(
-                    "pure", heads, elapsed_time, self.A[start:stop], self.w_tau[start:stop]
-                )
-            else:
-                update = closed_form_update(self.mode, heads, elapsed_time)
-            new_layers.append(update)
+            pure = (self.A[start:stop], self.w_tau[start:stop]) if self.mode == "pure" else ()
+            new_layers.append(cfc_update(self.mode, heads, elapsed_time, pure))
         in_id_order = [new_layers[i] for i in np.argsort([start for start, _ in self.layer_ranges])]
         new_state = in_id_order[0] if len(in_id_order) == 1 else ops.concatenate(in_id_order, -1)
         return new_state[:, : self.wiring.output_dim], [new_state, *states[1:]]
