@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from liquidtime import data
 from liquidtime.cells.ctrnn import CTRNNCell
 from liquidtime.layers import LTC
 from liquidtime.layers.ctgru import CTGRU
@@ -15,7 +16,9 @@ from liquidtime.layers.ctrnn import CTRNN
 from liquidtime.layers.node import NeuralODE
 from liquidtime.models import (
     MODEL_NAMES,
+    MODELS,
     PRESETS,
+    WIRED_MODELS,
     build_model,
     make_rnn_layer,
     preset_arguments,
@@ -37,6 +40,43 @@ def test_names_and_presets():
         "ltc", "ltc-dense", "ltc-ncp", "cfc", "cfc-ncp", "ctrnn", "liquid-neuron", "node", "ctgru", "lstm"
     }
     assert PRESETS == ("default", "paper")
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_registry_entry_builds_its_layer(name, preset):
+    spec = MODELS[name]
+    x, dt, _ = _data()
+    wiring = {"output_size": OUTPUTS} if spec.wired else {}
+    layer = make_rnn_layer(
+        name, UNITS, preset=preset, return_sequences=True, input_features=FEATURES, **wiring
+    )
+    outputs = layer(x, elapsed_time=dt) if spec.takes_elapsed_time else layer(x)
+    assert tuple(outputs.shape) == (BATCH, TIME, OUTPUTS if spec.wired else UNITS)
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(outputs)))
+
+
+def test_the_registry_specs_agree_with_the_factory():
+    assert tuple(MODELS) == MODEL_NAMES
+    assert WIRED_MODELS == ("ltc-ncp", "cfc-ncp")
+    assert {spec.paper_name for spec in MODELS.values()} - {None} == set(data.MODELS)
+    for name, spec in MODELS.items():
+        assert spec.name == name
+        assert spec.paper_counterpart in data.MODELS
+        if spec.paper_name is not None:  # the paper's own model: its own column and learning rate
+            assert spec.paper_name == spec.paper_counterpart == name
+            assert all(name in row for row in data.PAPER_RESULTS.values())
+        if spec.wired:
+            with pytest.raises(ValueError, match="needs `output_size`"):
+                make_rnn_layer(name, UNITS)
+        elif spec.wiring is None:
+            with pytest.raises(ValueError, match="has no wiring"):
+                make_rnn_layer(name, UNITS, wiring_seed=1)
+        else:
+            assert make_rnn_layer(name, UNITS, wiring_seed=1).cell.wiring.seed == 1
+    for name in [name for name, spec in MODELS.items() if not spec.takes_elapsed_time]:
+        model = build_model(name, FEATURES, OUTPUTS, units=UNITS, irregular=True)
+        assert model.get_layer(name.replace("-", "_")).input.shape[-1] == FEATURES + 1
 
 
 ON_EVERY_BACKEND = ("ltc", "ctrnn", "node", "ctgru", "lstm")

@@ -5,7 +5,10 @@
 (recurrent layer and a dense head per step or at the last step, optionally with an
 elapsed-time input), so that an experiment swaps models by changing one argument.
 
-Names (:data:`MODEL_NAMES`):
+Each name has one entry in the registry :data:`MODELS`, a :class:`ModelSpec`: the layer
+that builds it, its ``"paper"`` preset, its wiring, whether it integrates the elapsed
+time, its column in the paper's tables and whose learning rate of the paper it
+trains with. Names (:data:`MODEL_NAMES`, the registry's keys):
 
 =================  ===========================================================
 ``ltc``            Synaptic LTC (the original code's form) on a fully connected
@@ -63,8 +66,10 @@ the ``"paper"`` preset ``0.6 dt`` (``time_scale=0.6``), which is the original fo
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import keras
 
@@ -74,24 +79,7 @@ from liquidtime.layers.ctrnn import CTRNN
 from liquidtime.layers.ltc import LTC
 from liquidtime.layers.node import NeuralODE
 
-MODEL_NAMES: tuple[str, ...] = (
-    "ltc",
-    "ltc-dense",
-    "ltc-ncp",
-    "cfc",
-    "cfc-ncp",
-    "ctrnn",
-    "liquid-neuron",
-    "node",
-    "ctgru",
-    "lstm",
-)
-"""The names :func:`make_rnn_layer` and :func:`build_model` accept."""
-
 PRESETS: tuple[str, ...] = ("default", "paper")
-
-WIRED_MODELS: tuple[str, ...] = ("ltc-ncp", "cfc-ncp")
-"""Models whose layer outputs are the wiring's motor neurons (``output_size`` of them)."""
 
 _WIRING_ARGUMENTS = ("output_size", "sparsity_level", "wiring_seed")
 
@@ -104,13 +92,163 @@ PAPER_LTC_INITIALIZATION = {
 """The original code's initial values in liquidtime's parametrization (6 unfolds, dt = 1)."""
 
 
-def _check_name(name: Any) -> str:
-    if name not in MODEL_NAMES:
+def _layer_defaults(units: int, input_features: int | None) -> dict[str, Any]:
+    """No arguments: the ``"paper"`` preset of a model the LTC paper did not train."""
+    return {}
+
+
+def _joint_glorot_kernels(units: int, input_features: int | None, fan_out: int) -> dict[str, Any]:
+    """The original's one Glorot-uniform matrix on ``[I, x]``, for the input and recurrent kernels.
+
+    Args:
+        units: Number of neurons N.
+        input_features: Number of input features M, or None when unknown.
+        fan_out: Columns of the original's matrix (``N``; ``4 N`` for the LSTM's gates).
+
+    Returns:
+        ``kernel_initializer`` and ``recurrent_initializer``, both
+        ``U(+-sqrt(6 / (M + N + fan_out)))``; empty when ``input_features`` is None.
+    """
+    if input_features is None:
+        return {}
+    limit = math.sqrt(6.0 / (input_features + units + fan_out))
+    return {
+        key: keras.initializers.RandomUniform(-limit, limit)
+        for key in ("kernel_initializer", "recurrent_initializer")
+    }
+
+
+def _paper_ltc(units: int, input_features: int | None) -> dict[str, Any]:
+    """The original LTC: fused solver, 6 unfolds, affine input, clipped parameters, its initial values."""
+    return {
+        "input_mapping": "affine",
+        "output_mapping": "none",
+        "solver": "fused",
+        "ode_unfolds": 6,
+        "positivity": "clip",
+        "initialization_ranges": dict(PAPER_LTC_INITIALIZATION),
+    }
+
+
+def _paper_ctrnn(units: int, input_features: int | None) -> dict[str, Any]:
+    """The original CT-RNN: tau fixed at 1, 6 Euler steps of 0.1 per input step, ``tanh``."""
+    return {
+        "activation": "tanh",
+        "learn_tau": False,
+        "tau_initializer": 1.0,
+        "solver": "euler",
+        "ode_unfolds": 6,
+        "time_scale": 0.6,
+        **_joint_glorot_kernels(units, input_features, fan_out=units),
+    }
+
+
+def _paper_node(units: int, input_features: int | None) -> dict[str, Any]:
+    """The original Neural ODE: 6 RK4 steps of 0.1 per input step, ``tanh``."""
+    return {
+        "activation": "tanh",
+        "solver": "rk4",
+        "ode_unfolds": 6,
+        "time_scale": 0.6,
+        **_joint_glorot_kernels(units, input_features, fan_out=units),
+    }
+
+
+def _paper_ctgru(units: int, input_features: int | None) -> dict[str, Any]:
+    """The original CT-GRU: 8 traces, per-trace scales and its decay quirk."""
+    return {"num_traces": 8, "per_trace_scales": True, "original_decay": True}
+
+
+def _paper_lstm(units: int, input_features: int | None) -> dict[str, Any]:
+    """The original LSTM: Keras's defaults but the joint Glorot range of its four gates."""
+    return _joint_glorot_kernels(units, input_features, fan_out=4 * units)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One named model: how liquidtime builds it and what it stands for in the LTC paper.
+
+    Attributes:
+        name: The model's name, its key in :data:`MODELS`.
+        build: Makes the recurrent layer, called as ``build(units_or_wiring, **arguments)``:
+            the number of neurons, or the wiring for a model with one (:attr:`wiring`),
+            and the layer's keyword arguments.
+        paper_counterpart: The model of the paper whose default Adam learning rate this
+            model trains with (:meth:`liquidtime.data.TrainingDefaults.learning_rate`:
+            the LTC's 0.01, or 0.005 for occupancy and smnist, the baselines' 0.001).
+        paper_preset: The ``"paper"`` preset's layer arguments, called as
+            ``paper_preset(units, input_features)`` (``input_features`` None when unknown).
+        wiring: ``"fully_connected"`` (a seeded ``FullyConnected`` wiring),
+            ``"ncp"`` (an ``AutoNCP`` wiring whose motor neurons are the layer's
+            outputs) or None for a layer without a wiring.
+        takes_elapsed_time: Whether the layer integrates ``elapsed_time=``; otherwise
+            :func:`build_model` feeds the elapsed time as an extra input feature.
+        paper_name: The model's column in the paper's tables (its key in
+            :data:`liquidtime.data.PAPER_RESULTS`), or None for a model the paper did not train.
+    """
+
+    name: str
+    build: Callable[..., keras.layers.Layer]
+    paper_counterpart: str
+    paper_preset: Callable[[int, int | None], dict[str, Any]] = _layer_defaults
+    wiring: Literal["fully_connected", "ncp"] | None = None
+    takes_elapsed_time: bool = True
+    paper_name: str | None = None
+
+    @property
+    def wired(self) -> bool:
+        """Whether the layer's outputs are its NCP wiring's motor neurons (``output_size`` of them)."""
+        return self.wiring == "ncp"
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "ltc", LTC, paper_counterpart="ltc", paper_preset=_paper_ltc, wiring="fully_connected",
+            paper_name="ltc",
+        ),
+        ModelSpec("ltc-dense", LTC, paper_counterpart="ltc"),
+        ModelSpec("ltc-ncp", LTC, paper_counterpart="ltc", wiring="ncp"),
+        ModelSpec("cfc", CfC, paper_counterpart="lstm"),
+        ModelSpec("cfc-ncp", CfC, paper_counterpart="lstm", wiring="ncp"),
+        ModelSpec("ctrnn", CTRNN, paper_counterpart="ctrnn", paper_preset=_paper_ctrnn, paper_name="ctrnn"),
+        ModelSpec("liquid-neuron", CTRNN.liquid_neuron, paper_counterpart="ctrnn"),
+        ModelSpec("node", NeuralODE, paper_counterpart="node", paper_preset=_paper_node, paper_name="node"),
+        ModelSpec("ctgru", CTGRU, paper_counterpart="ctgru", paper_preset=_paper_ctgru, paper_name="ctgru"),
+        ModelSpec(
+            "lstm", keras.layers.LSTM, paper_counterpart="lstm", paper_preset=_paper_lstm,
+            takes_elapsed_time=False, paper_name="lstm",
+        ),
+    )
+}
+"""The model registry: each name's :class:`ModelSpec`, in the order of :data:`MODEL_NAMES`."""
+
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
+"""The names :func:`make_rnn_layer` and :func:`build_model` accept."""
+
+WIRED_MODELS: tuple[str, ...] = tuple(name for name, spec in MODELS.items() if spec.wired)
+"""Models whose layer outputs are the wiring's motor neurons (``output_size`` of them)."""
+
+
+def _spec(name: Any) -> ModelSpec:
+    """The registry's entry of a model name.
+
+    Args:
+        name: A model name from :data:`MODEL_NAMES`.
+
+    Returns:
+        Its :class:`ModelSpec`.
+
+    Raises:
+        ValueError: For an unknown name.
+    """
+    if name not in MODELS:
         raise ValueError(
             f"Received an invalid value for argument `name`, expected one of "
             f"{list(MODEL_NAMES)}, got {name!r}."
         )
-    return name
+    return MODELS[name]
 
 
 def _check_preset(preset: Any) -> str:
@@ -120,12 +258,6 @@ def _check_preset(preset: Any) -> str:
             f"got {preset!r}."
         )
     return preset
-
-
-def _joint_glorot(units: int, input_features: int, fan_out: int) -> keras.initializers.Initializer:
-    """The range of one Glorot-uniform matrix on ``[I, x]``: ``U(+-sqrt(6 / (M + N + fan_out)))``."""
-    limit = math.sqrt(6.0 / (input_features + units + fan_out))
-    return keras.initializers.RandomUniform(-limit, limit)
 
 
 def preset_arguments(
@@ -144,49 +276,21 @@ def preset_arguments(
     Returns:
         A dict of keyword arguments (empty for the defaults).
     """
-    name, preset = _check_name(name), _check_preset(preset)
+    spec, preset = _spec(name), _check_preset(preset)
     if preset == "default":
         return {}
-    if name == "ltc":
-        return {
-            "input_mapping": "affine",
-            "output_mapping": "none",
-            "solver": "fused",
-            "ode_unfolds": 6,
-            "positivity": "clip",
-            "initialization_ranges": dict(PAPER_LTC_INITIALIZATION),
-        }
-    arguments: dict[str, Any] = {}
-    if name == "ctrnn":
-        arguments = {
-            "activation": "tanh",
-            "learn_tau": False,
-            "tau_initializer": 1.0,
-            "solver": "euler",
-            "ode_unfolds": 6,
-            "time_scale": 0.6,
-        }
-    elif name == "node":
-        arguments = {"activation": "tanh", "solver": "rk4", "ode_unfolds": 6, "time_scale": 0.6}
-    elif name == "ctgru":
-        arguments = {"num_traces": 8, "per_trace_scales": True, "original_decay": True}
-    if name in ("ctrnn", "node", "lstm") and input_features is not None:
-        fan_out = 4 * units if name == "lstm" else units
-        arguments["kernel_initializer"] = _joint_glorot(units, input_features, fan_out)
-        arguments["recurrent_initializer"] = _joint_glorot(units, input_features, fan_out)
-    return arguments
+    return spec.paper_preset(units, input_features)
 
 
-def _wiring(name: str, units: int, options: dict[str, Any]) -> Any:
+def _wiring(spec: ModelSpec, units: int, options: dict[str, Any]) -> Any:
     from liquidtime.wirings import AutoNCP, FullyConnected
 
     seed = options.get("wiring_seed")
-    if name == "ltc":
+    if not spec.wired:
         return FullyConnected(units, seed=seed)
-    # ltc-ncp, cfc-ncp
     if "output_size" not in options:
         raise ValueError(
-            f"Model {name!r} needs `output_size`, the number of motor neurons of its NCP wiring."
+            f"Model {spec.name!r} needs `output_size`, the number of motor neurons of its NCP wiring."
         )
     return AutoNCP(
         units, options["output_size"], sparsity_level=options.get("sparsity_level", 0.5), seed=seed
@@ -225,31 +329,17 @@ def make_rnn_layer(
     Raises:
         ValueError: For an unknown name or preset, or a missing ``output_size``.
     """
-    name = _check_name(name)
+    spec = _spec(name)
     arguments = {**preset_arguments(name, units, preset, input_features), **overrides}
     arguments["return_sequences"] = return_sequences
     wiring_options = {key: arguments.pop(key) for key in _WIRING_ARGUMENTS if key in arguments}
-    if name in ("ltc", "ltc-ncp"):
-        return LTC(_wiring(name, units, wiring_options), **arguments)
-    if name == "cfc-ncp":
-        return CfC(_wiring(name, units, wiring_options), **arguments)
+    if spec.wiring is not None:
+        return spec.build(_wiring(spec, units, wiring_options), **arguments)
     if wiring_options:
         raise ValueError(
             f"Model {name!r} has no wiring; it does not take {sorted(wiring_options)}."
         )
-    if name == "ltc-dense":
-        return LTC(units, **arguments)
-    if name == "cfc":
-        return CfC(units, **arguments)
-    if name == "ctrnn":
-        return CTRNN(units, **arguments)
-    if name == "liquid-neuron":
-        return CTRNN.liquid_neuron(units, **arguments)
-    if name == "node":
-        return NeuralODE(units, **arguments)
-    if name == "ctgru":
-        return CTGRU(units, **arguments)
-    return keras.layers.LSTM(units, **arguments)
+    return spec.build(units, **arguments)
 
 
 def build_model(
@@ -300,12 +390,13 @@ def build_model(
     >>> model.predict(np.zeros((4, 32, 7))).shape
     (4, 32, 1)
     """
-    name = _check_name(name)
-    if name in WIRED_MODELS:
+    spec = _spec(name)
+    if spec.wired:
         overrides = {"output_size": output_units, **overrides}
     inputs = keras.Input((sequence_length, input_features), name="inputs")
     model_inputs: Any = inputs
-    layer_features = input_features + 1 if irregular and name == "lstm" else input_features
+    time_as_feature = irregular and not spec.takes_elapsed_time
+    layer_features = input_features + 1 if time_as_feature else input_features
     layer = make_rnn_layer(
         name,
         units,
@@ -317,7 +408,7 @@ def build_model(
     if irregular:
         elapsed_time = keras.Input((sequence_length,), name="elapsed_time")
         model_inputs = [inputs, elapsed_time]
-        if name == "lstm":
+        if time_as_feature:
             with_time = keras.layers.Concatenate(axis=-1)(
                 [inputs, keras.layers.Reshape((-1, 1))(elapsed_time)]
             )

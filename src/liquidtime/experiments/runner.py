@@ -62,6 +62,7 @@ from liquidtime.experiments.metrics import compute_metric, is_better
 from liquidtime.experiments.ncps_runner import NCPS_MODELS, train_ncps_run
 from liquidtime.models import (
     MODEL_NAMES,
+    MODELS,
     PRESETS,
     WIRED_MODELS,
     build_model,
@@ -71,24 +72,15 @@ from liquidtime.solvers import SOLVERS
 from liquidtime.training.distributed import check_global_batch_size, describe_distribution
 
 PAPER_COUNTERPART: dict[str, str] = {
-    "ltc": "ltc",
-    "ltc-dense": "ltc",
-    "ltc-ncp": "ltc",
-    "cfc": "lstm",
-    "cfc-ncp": "lstm",
-    "ctrnn": "ctrnn",
-    "liquid-neuron": "ctrnn",
-    "node": "node",
-    "ctgru": "ctgru",
-    "lstm": "lstm",
+    **{name: spec.paper_counterpart for name, spec in MODELS.items()},
     "ncps-ltc": "ltc",
     "ncps-cfc": "lstm",
 }
-"""Whose learning rate of the paper each model gets by default: the LTC's (0.01, or
-0.005 for occupancy and smnist) for the LTC variants, the baselines' 0.001 for the
-rest (also for a model missing here). CfC is not in the paper; with the LTC's rate its training loss
-rose again
-within three epochs on occupancy, so it gets the baselines' rate."""
+"""Whose learning rate of the paper each model gets by default (``ModelSpec.paper_counterpart``
+for liquidtime's models): the LTC's (0.01, or 0.005 for occupancy and smnist) for the LTC
+variants, the baselines' 0.001 for the rest (also for a model missing here). CfC is not in
+the paper; with the LTC's rate its training loss rose again within three epochs on
+occupancy, so it gets the baselines' rate."""
 
 PROGRESS_MODES = ("auto", "bar", "epoch", "none")
 """``bar``: Keras's progress bar within each epoch plus a line per epoch;
@@ -351,7 +343,7 @@ def build_run_model(config: RunConfig, task: Task) -> keras.Model:
     """
     config = config.resolved()
     overrides: dict[str, Any] = {}
-    if config.model == "ltc" or config.model in WIRED_MODELS:
+    if MODELS[config.model].wiring is not None:
         overrides["wiring_seed"] = config.seed
     if config.solver is not None:
         overrides["solver"] = config.solver

@@ -24,6 +24,7 @@ import numpy as np
 from liquidtime.data import PAPER_RESULTS, PAPER_TABLES, PAPER_UNITS, PaperResult
 from liquidtime.data.registry import get_task_defaults, task_names
 from liquidtime.experiments.records import latest_per_run
+from liquidtime.models import MODELS
 
 MODEL_ORDER: tuple[str, ...] = (
     "lstm",
@@ -136,10 +137,26 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[ResultRow]:
                 epochs_run=max(int(member.get("epochs_run") or 0) for member in members),
                 wall_time_s=float(np.mean([member.get("wall_time_s") or 0.0 for member in members])),
                 settings=settings,
-                paper=PAPER_RESULTS.get(task, {}).get(model),
+                paper=_paper_result(task, model),
             )
         )
     return sorted(rows, key=_row_order)
+
+
+def _paper_result(task: str, model: str) -> PaperResult | None:
+    """The paper's result of ``model``'s column (``ModelSpec.paper_name``) on ``task``.
+
+    Args:
+        task: A task name.
+        model: A model name (ncps's models included).
+
+    Returns:
+        The paper's mean and std, or None for a model or task the paper did not report.
+    """
+    spec = MODELS.get(model)
+    if spec is None or spec.paper_name is None:
+        return None
+    return PAPER_RESULTS.get(task, {}).get(spec.paper_name)
 
 
 def _hashable(value: Any) -> Any:
