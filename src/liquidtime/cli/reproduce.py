@@ -123,10 +123,16 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    table = markdown_table(records)
+    # The table of every finished run of the task, also those of models not selected now.
+    table = markdown_table(list({**finished_records(output), **_by_key(records)}.values()))
     (output / TABLE_FILE).write_text(table)
     print()
     print(table)
     print(f"Wall time {time.perf_counter() - started:.1f} s. Wrote {output / RESULTS_FILE} and "
           f"{output / TABLE_FILE}.")
     return 0
+
+
+def _by_key(records: list[dict]) -> dict[str, dict]:
+    """``records`` by their ``run_key``."""
+    return {record["run_key"]: record for record in records}
