@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 from helpers import value_and_gradients
-from liquidtime._backend_ops import fast_sigmoid, sum_over_axis
+from liquidtime._backend_ops import sum_over_axis
 from liquidtime.kernels.fused_unfolds import fused_unfolds
 
 B, N, L = 3, 5, 4
@@ -96,12 +96,17 @@ def test_gradients_match_autodiff(scalar_time):
 
 
 @pytest.mark.backends
-def test_fast_sigmoid_and_sum_over_axis():
-    x = np.linspace(-30.0, 30.0, 240, dtype="float32").reshape(3, 1, 80)
+def test_synapse_activation_and_sum_over_axis():
+    from liquidtime.kernels.fused_unfolds import scale_synapses, synapse_activation
+
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(3, 4)).astype("float32") * 10
+    sigma, mu = rng.uniform(1, 8, size=(4, 5)), rng.normal(size=(4, 5))
+    scaled = scale_synapses(*(ops.convert_to_tensor(a, "float32") for a in (sigma, sigma * mu)))
     np.testing.assert_allclose(
-        ops.convert_to_numpy(fast_sigmoid(ops.convert_to_tensor(x))),
-        1.0 / (1.0 + np.exp(-x.astype(float))),
-        atol=3e-7,
+        ops.convert_to_numpy(synapse_activation(ops.convert_to_tensor(v), *scaled)),
+        1.0 / (1.0 + np.exp(-sigma * (v[:, :, None].astype(float) - mu))),
+        atol=3e-6,
     )
     rng = np.random.default_rng(0)
     for shape in [(5, 7, 3), (2, 1, 4), (3, 6), (9,)]:

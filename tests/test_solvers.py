@@ -158,3 +158,24 @@ def test_get_solver_by_name_and_errors():
         Dopri5Solver(max_steps=0)
     with pytest.raises(ValueError, match="`rtol`"):
         Dopri5Solver(rtol=-1.0)
+
+
+@pytest.mark.parametrize("name", ["euler", "fused", "rk4"])
+def test_fixed_step_solvers_clip_the_state_after_every_sub_step(name):
+    """``clip=c`` against a NumPy loop that clips after each sub-step (the original code's rule)."""
+    solver, steps, dt, limit = get_solver(name), 4, 3.0, 0.2
+    x = X0 * 3
+    for _ in range(steps):
+        x = np.clip(integrate(solver, dt / steps, 1, x0=x), -limit, limit)
+    state = solver.integrate(keras_field, ops.convert_to_tensor(X0 * 3, "float64"), dt, steps, clip=limit)
+    np.testing.assert_allclose(to_numpy(state.state), x, rtol=1e-12, atol=1e-12)
+    unclipped = integrate(solver, dt, steps, x0=X0 * 3)
+    assert np.max(np.abs(unclipped)) > limit
+
+
+def test_adaptive_solver_clips_the_state_at_the_end_of_the_step():
+    solver, limit = Dopri5Solver(rtol=1e-8, atol=1e-10, max_steps=200), 0.2
+    clipped = solver.integrate(keras_field, ops.convert_to_tensor(X0 * 3, "float64"), 1.0, 2, clip=limit)
+    np.testing.assert_allclose(
+        to_numpy(clipped.state), np.clip(integrate(solver, 1.0, 2, x0=X0 * 3), -limit, limit), atol=1e-12
+    )

@@ -12,7 +12,7 @@ version multiplies two tensors of one floating dtype in that dtype.
 synaptic LTC runs thousands of small eager operations per sequence there, and
 Keras's per-operation dispatch was a fifth of its training step.
 
-``fast_sigmoid`` and ``sum_over_axis``: on JAX (XLA:CPU) a logistic lowers to an
+``sigmoid_of_scaled`` and ``sum_over_axis``: on JAX (XLA:CPU) a logistic lowers to an
 exponential and a division, about twice the cost of XLA's rational ``tanh``, and a
 sum over a non-minor axis of a small 3-D tensor is emitted as a slow loop (66 us
 against 6 us for a pairwise tree of slices, ``(64, 32, 32)`` over axis 1, measured
@@ -114,15 +114,6 @@ def custom_gradient(fn: Callable) -> Callable:
         return wrapped(*[to_tensor(getattr(arg, "value", arg)) for arg in args])
 
     return call
-
-
-def fast_sigmoid(x: Any) -> Any:
-    """``sigmoid(x)``; on JAX as ``0.5 + 0.5 tanh(x / 2)`` (same value, faster on XLA:CPU)."""
-    if keras.backend.backend() == "jax":
-        import jax.numpy as jnp
-
-        return 0.5 + 0.5 * jnp.tanh(0.5 * x)
-    return keras.ops.sigmoid(x)
 
 
 def sigmoid_argument_scale() -> float:

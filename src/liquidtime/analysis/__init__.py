@@ -1,6 +1,9 @@
 """Analyses of continuous-time networks: trajectory-length expressivity (LTC paper, Sec. 5).
 
-Pure NumPy/SciPy; independent of Keras and of ``liquidtime.solvers``.
+NumPy and SciPy arrays throughout; the fixed-step integrators call the one definition
+of each step in ``liquidtime.solvers`` (:func:`~liquidtime.solvers.fused.fused_step`,
+:func:`~liquidtime.solvers.runge_kutta.explicit_runge_kutta`), plain arithmetic that
+runs on NumPy arrays as on tensors.
 """
 
 from __future__ import annotations

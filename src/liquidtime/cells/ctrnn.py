@@ -14,7 +14,7 @@ regularly sampled data (``dt = 1``).
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import keras
 from keras import ops
@@ -140,26 +140,10 @@ class NetworkODECell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
     def transition_and_status(self, projected, states, elapsed_time, constants, training=None):
         field = lambda x: self.decay_and_drive(x, projected, constants)  # noqa: E731
         interval = elapsed_time if self.time_scale == 1.0 else elapsed_time * self.time_scale
-        state = states[0]
-        if self.clip_state is None:
-            result = self.solver.integrate(field, state, interval, self.ode_unfolds)
-            state, status = result.state, result.status()
-        elif self.solver.adaptive:
-            result = self.solver.integrate(field, state, interval, self.ode_unfolds)
-            state, status = self._clip(result.state), result.status()
-        else:
-            sub_step = interval / self.ode_unfolds
-            status = None
-            for _ in range(self.ode_unfolds):
-                result = self.solver.integrate(field, state, sub_step, 1)
-                state = self._clip(result.state)
-                status = result.status() if status is None else ops.maximum(status, result.status())
-        return self.readout(state), [state, *states[1:]], status
-
-    def _clip(self, state: Any) -> Any:
-        # Called only when clip_state is set.
-        limit = cast(float, self.clip_state)
-        return ops.clip(state, -limit, limit)
+        result = self.solver.integrate(
+            field, states[0], interval, self.ode_unfolds, clip=self.clip_state
+        )
+        return self.readout(result.state), [result.state, *states[1:]], result.status()
 
     def get_config(self) -> dict[str, Any]:
         config = {

@@ -9,11 +9,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from liquidtime._backend_ops import checkpoint, fast_sigmoid, sum_over_axis
+from liquidtime._backend_ops import checkpoint, sum_over_axis
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
-from liquidtime.kernels.fused_unfolds import fused_unfolds, synaptic_sums
+from liquidtime.kernels.fused_unfolds import (
+    fused_unfolds,
+    scale_synapses,
+    synapse_activation,
+    synaptic_sums,
+)
 from liquidtime.kernels.selection import ALL_BACKENDS, Kernel
 from liquidtime.solvers import FusedSolver, Solver
 from liquidtime.wirings.base import Wiring
@@ -349,8 +354,9 @@ class SynapticLTCCell(ContinuousTimeCell):
     def sensory_projection(self, inputs: Any) -> tuple[Any, Any]:
         """:meth:`project_inputs` of already mapped inputs ``u``, any leading shape."""
         sensory_mask = self._masks()[1]
-        activation = fast_sigmoid(
-            self.sensory_sigma * (ops.expand_dims(inputs, -1) - self.sensory_mu)
+        sensory_sigma = ops.convert_to_tensor(self.sensory_sigma)
+        activation = synapse_activation(
+            inputs, *scale_synapses(sensory_sigma, sensory_sigma * self.sensory_mu)
         )  # (..., M, N)
         weight = positive_value(self.sensory_w, self.positivity) * sensory_mask
         denominator = sum_over_axis(activation * weight, -2)
@@ -367,7 +373,9 @@ class SynapticLTCCell(ContinuousTimeCell):
         Returns:
             ``sigma`` and ``sigma * mu`` (so that ``sigma (v - mu) = sigma v - sigma mu``),
             ``w_over_cm = w * mask / cm_target`` and ``w_erev_over_cm = w_over_cm * erev``,
-            each ``(N, N)``.
+            each ``(N, N)``, and ``scaled_synapses``, the pair of
+            :func:`~liquidtime.kernels.fused_unfolds.scale_synapses` that the step's
+            :func:`~liquidtime.kernels.fused_unfolds.synapse_activation` takes.
         """
         mask = self._masks()[0]
         inverse_cm = 1.0 / positive_value(self.cm, self.positivity)
@@ -378,14 +386,13 @@ class SynapticLTCCell(ContinuousTimeCell):
             "sigma_mu": sigma * self.mu,
             "w_over_cm": w_over_cm,
             "w_erev_over_cm": w_over_cm * self.erev,
+            "scaled_synapses": scale_synapses(sigma, sigma * self.mu),
         }
 
     def decay_and_drive(self, state, projected, constants):
         a0, b0 = projected
         # activation[b, j, i] = sigmoid(sigma_ji (v_j - mu_ji)): presynaptic j, postsynaptic i.
-        activation = fast_sigmoid(
-            ops.expand_dims(state, -1) * constants["sigma"] - constants["sigma_mu"]
-        )
+        activation = synapse_activation(state, *constants["scaled_synapses"])
         a, b = synaptic_sums(activation, constants["w_over_cm"], constants["w_erev_over_cm"])
         return a0 + a, b0 + b
 

@@ -28,7 +28,7 @@ and its vector-Jacobian product, with ``g`` the cotangent of the new state
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from keras import ops
 
@@ -41,20 +41,49 @@ from liquidtime._backend_ops import (
 from liquidtime.solvers.fused import fused_step
 
 
-def _scaled(sigma: Any, sigma_mu: Any) -> tuple[Any, Any]:
-    """``(c sigma, c sigma mu)`` with ``c`` = ``sigmoid_argument_scale()``, once per call."""
+class Synapses(NamedTuple):
+    """The folded ``(N, N)`` synapse parameters of one step's unfolds."""
+
+    sigma: Any
+    """``sigma_ji``, the steepness of synapse ``j -> i``."""
+    sigma_mu: Any
+    """``sigma_ji mu_ji``."""
+    w: Any
+    """``W = w mask / cm``."""
+    w_erev: Any
+    """``E = W erev``."""
+
+
+def scale_synapses(sigma: Any, sigma_mu: Any) -> tuple[Any, Any]:
+    """``(c sigma, c sigma mu)`` with ``c`` = ``sigmoid_argument_scale()``, once per call.
+
+    Args:
+        sigma, sigma_mu: The synapses' ``sigma`` and ``sigma * mu``, shape ``(J, I)``.
+
+    Returns:
+        The parameters that :func:`synapse_activation` takes.
+    """
     scale = sigmoid_argument_scale()
     return (sigma, sigma_mu) if scale == 1.0 else (scale * sigma, scale * sigma_mu)
 
 
-def _activation(state: Any, scaled_sigma: Any, scaled_sigma_mu: Any) -> Any:
-    """``s[b, j, i] = sigmoid(sigma_ji v_bj - (sigma mu)_ji)``, shape ``(batch, N, N)``.
+def synapse_activation(presynaptic: Any, scaled_sigma: Any, scaled_sigma_mu: Any) -> Any:
+    """The synapse activation ``s_ji = sigmoid(sigma_ji (v_j - mu_ji))``: its one definition.
 
-    From the parameters scaled by :func:`_scaled`: on JAX ``0.5 + 0.5 tanh(v sigma / 2
-    - sigma mu / 2)``, the form XLA:CPU evaluates fastest, without a multiply per
-    element for the ``1 / 2``; elsewhere the backend's sigmoid.
+    Computed as ``sigmoid(sigma_ji v_j - (sigma mu)_ji)`` from the parameters scaled by
+    :func:`scale_synapses`: on JAX ``0.5 + 0.5 tanh(v c sigma - c sigma mu)`` with
+    ``c = 1/2``, the form XLA:CPU evaluates fastest, without a multiply per element for
+    the ``1 / 2``; elsewhere the backend's sigmoid. The synaptic LTC's recurrent and
+    sensory synapses and this module's unfolds all call it.
+
+    Args:
+        presynaptic: The presynaptic values ``v_j``, shape ``(..., J)``.
+        scaled_sigma, scaled_sigma_mu: From :func:`scale_synapses`, ``(J, I)``.
+
+    Returns:
+        ``s[..., j, i]``, shape ``(..., J, I)``.
     """
-    return sigmoid_of_scaled(state[:, :, None] * scaled_sigma - scaled_sigma_mu)
+    return sigmoid_of_scaled(ops.expand_dims(presynaptic, -1) * scaled_sigma - scaled_sigma_mu)
 
 
 def synaptic_sums(activation: Any, w: Any, w_erev: Any) -> tuple[Any, Any]:
@@ -64,7 +93,7 @@ def synaptic_sums(activation: Any, w: Any, w_erev: Any) -> tuple[Any, Any]:
 
 def _decay_and_drive(state, a0, b0, scaled_sigma, scaled_sigma_mu, w, w_erev):
     """``(a, b)`` of ``dv/dt = -a v + b`` at ``state``, each ``(batch, N)``."""
-    activation = _activation(state, scaled_sigma, scaled_sigma_mu)
+    activation = synapse_activation(state, scaled_sigma, scaled_sigma_mu)
     recurrent_a, recurrent_b = synaptic_sums(activation, w, w_erev)
     return a0 + recurrent_a, b0 + recurrent_b
 
@@ -96,34 +125,50 @@ def fused_unfolds(
         (see the module docstring) instead of storing them.
     """
     tensor_time = not isinstance(elapsed_time, (int, float))
-    parameters = (sigma, sigma_mu, w, w_erev)
 
-    def forward(state, a0, b0, *rest):
-        h = rest[4] / unfolds if tensor_time else elapsed_time / unfolds
-        scaled = _scaled(rest[0], rest[1])
+    def forward(state, a0, b0, synapses: Synapses, h):
+        scaled = scale_synapses(synapses.sigma, synapses.sigma_mu)
         for _ in range(unfolds):
-            a, b = _decay_and_drive(state, a0, b0, *scaled, *rest[2:4])
+            a, b = _decay_and_drive(state, a0, b0, *scaled, synapses.w, synapses.w_erev)
             state = fused_step(state, a, b, h)
         return state
 
     @custom_gradient
-    def unfold_step(state, a0, b0, *rest):
+    def unfold_step(state, a0, b0, sigma, sigma_mu, w, w_erev, *tensor_time_argument):
+        synapses = Synapses(sigma, sigma_mu, w, w_erev)
+        step_time = tensor_time_argument[0] if tensor_time else elapsed_time
+        h = step_time / unfolds
+
         def gradient(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            return _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time)
+            grads = _backward(upstream, state, a0, b0, synapses, h, unfolds, tensor_time)
+            return grads if tensor_time else grads[:-1]
 
-        return forward(state, a0, b0, *rest), gradient
+        return forward(state, a0, b0, synapses, h), gradient
 
-    arguments = (state, a0, b0, *parameters) + ((elapsed_time,) if tensor_time else ())
-    return unfold_step(*arguments)
+    time_argument = (elapsed_time,) if tensor_time else ()
+    return unfold_step(state, a0, b0, sigma, sigma_mu, w, w_erev, *time_argument)
 
 
-def _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time):
-    """The vector-Jacobian product of :func:`fused_unfolds` (recomputes the unfolds)."""
-    sigma, sigma_mu, w, w_erev = rest[:4]
-    scaled = _scaled(sigma, sigma_mu)
-    h = rest[4] / unfolds if tensor_time else elapsed_time / unfolds
+def _backward(
+    upstream: Any,
+    state: Any,
+    a0: Any,
+    b0: Any,
+    synapses: Synapses,
+    h: Any,
+    unfolds: int,
+    tensor_time: bool,
+) -> tuple[Any, ...]:
+    """The vector-Jacobian product of :func:`fused_unfolds` (recomputes the unfolds).
+
+    Returns:
+        The gradients with respect to ``(state, a0, b0, sigma, sigma_mu, w, w_erev,
+        elapsed_time)``; the last is None unless ``tensor_time``.
+    """
+    sigma, sigma_mu, w, w_erev = synapses
+    scaled = scale_synapses(sigma, sigma_mu)
     states, inverses, decays, drives = [state], [], [], []
     for _ in range(unfolds):
         a, b = _decay_and_drive(states[-1], a0, b0, *scaled, w, w_erev)
@@ -135,7 +180,7 @@ def _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time)
     grad_a0 = grad_b0 = grad_h = None
     grad_sigma = grad_sigma_mu = grad_w = grad_w_erev = None
     for k in reversed(range(unfolds)):
-        activation = _activation(states[k], *scaled)
+        activation = synapse_activation(states[k], *scaled)
         q = grad * inverses[k]
         c = h * q
         d = -c * states[k + 1]
@@ -151,10 +196,8 @@ def _backward(upstream, state, a0, b0, rest, unfolds, elapsed_time, tensor_time)
         if tensor_time:
             grad_h = _add(grad_h, q * (drives[k] - decays[k] * states[k + 1]))
         grad = q + sum_over_axis(dz * sigma, 2)
-    grads = (grad, grad_a0, grad_b0, grad_sigma, grad_sigma_mu, grad_w, grad_w_erev)
-    if tensor_time:
-        grads += (ops.sum(grad_h, axis=-1, keepdims=True) / unfolds,)
-    return grads
+    grad_time = ops.sum(grad_h, axis=-1, keepdims=True) / unfolds if tensor_time else None
+    return (grad, grad_a0, grad_b0, grad_sigma, grad_sigma_mu, grad_w, grad_w_erev, grad_time)
 
 
 def _add(total: Any, term: Any) -> Any:

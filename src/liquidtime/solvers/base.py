@@ -113,7 +113,9 @@ class Solver(abc.ABC):
         return self.adaptive or math.isfinite(self.stability_limit)
 
     @abc.abstractmethod
-    def integrate(self, field: VectorField, x: Any, dt: Any, num_steps: int) -> SolveResult:
+    def integrate(
+        self, field: VectorField, x: Any, dt: Any, num_steps: int, clip: float | None = None
+    ) -> SolveResult:
         """Advances ``x`` by elapsed time ``dt``.
 
         Args:
@@ -124,6 +126,9 @@ class Solver(abc.ABC):
                 (``(batch, 1)`` for irregular sampling); must be >= 0.
             num_steps: Sub-steps of size ``dt / num_steps`` (the cell's
                 ``ode_unfolds``). Adaptive solvers use it only for the first trial step.
+            clip: None, or ``c > 0``: the state is clipped to ``[-c, c]`` after every
+                sub-step of a fixed-step solver (as the LTC paper's original code did),
+                or at the end of the step for an adaptive solver.
 
         Returns:
             A :class:`SolveResult`.
@@ -151,7 +156,9 @@ class FixedStepSolver(Solver):
     ``step_ratio`` is the largest ``h * a / stability_limit`` per sequence.
     """
 
-    def integrate(self, field: VectorField, x: Any, dt: Any, num_steps: int) -> SolveResult:
+    def integrate(
+        self, field: VectorField, x: Any, dt: Any, num_steps: int, clip: float | None = None
+    ) -> SolveResult:
         h = dt / num_steps
         ratio = None
         for _ in range(num_steps):
@@ -162,7 +169,7 @@ class FixedStepSolver(Solver):
                     ops.broadcast_to(h * decay, ops.shape(x)), axis=-1
                 ) / self.stability_limit
                 ratio = step_ratio if ratio is None else ops.maximum(ratio, step_ratio)
-            x = new_x
+            x = new_x if clip is None else ops.clip(new_x, -clip, clip)
         return SolveResult(state=x, num_steps=num_steps, capped=False, step_ratio=ratio)
 
     @abc.abstractmethod

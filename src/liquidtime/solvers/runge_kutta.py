@@ -211,7 +211,9 @@ class Dopri5Solver(Solver):
         self.atol = float(atol)
         self.max_steps = max_steps
 
-    def integrate(self, field: VectorField, x: Any, dt: Any, num_steps: int) -> SolveResult:
+    def integrate(
+        self, field: VectorField, x: Any, dt: Any, num_steps: int, clip: float | None = None
+    ) -> SolveResult:
         dtype = x.dtype
         batch = ops.shape(x)[0]
         dt = ops.broadcast_to(ops.cast(dt, dtype), (batch, 1))
@@ -244,6 +246,8 @@ class Dopri5Solver(Solver):
         capped = remaining > 0
         x_last, _ = runge_kutta_step(DOPRI5_TABLEAU, field, x, remaining)
         x = ops.where(capped, x_last, x)
+        if clip is not None:
+            x = ops.clip(x, -clip, clip)
         return SolveResult(state=x, num_steps=steps, capped=ops.squeeze(capped, -1))
 
     def get_config(self) -> dict[str, Any]:
