@@ -357,7 +357,7 @@ def test_training_reduces_the_loss_and_clip_keeps_weights_positive():
         ({"initialization_ranges": [("sigma", (3, 4))]}, r"`initialization_ranges`, expected a"),
         ({"input_mapping": "bias"}, r"`input_mapping`.*'affine', 'linear', 'none'.*'bias'"),
         ({"output_mapping": None}, r"`output_mapping`"),
-        ({"epsilon": -1.0}, r"`epsilon`, expected a finite number >= 0, got -1.0"),
+        ({"epsilon": -1.0}, r"`epsilon`, expected a non-negative finite number, got -1.0"),
         ({"positivity": "abs"}, r"`positivity`"),
         ({"backbone_units": 4}, r"does not take the argument\(s\) \['backbone_units'\]"),
     ],

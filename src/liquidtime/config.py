@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import os
 
+from liquidtime._validation import one_of
+
 _FALSE_WORDS = ("0", "false", "no", "off")
 
 _runtime_checks = os.environ.get("LIQUIDTIME_RUNTIME_CHECKS", "1").strip().lower() not in (
@@ -80,11 +82,7 @@ def set_matmul_precision(precision: str) -> None:
         precision: ``"fast"`` or ``"highest"``.
     """
     global _matmul_precision
-    if precision not in MATMUL_PRECISIONS:
-        raise ValueError(
-            "Received an invalid value for argument `precision`, expected one of "
-            f"{list(MATMUL_PRECISIONS)}, got {precision!r}."
-        )
+    one_of("precision", precision, MATMUL_PRECISIONS)
     import keras
 
     highest = precision == "highest"

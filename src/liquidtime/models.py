@@ -73,6 +73,7 @@ from typing import Any, Literal
 
 import keras
 
+from liquidtime._validation import one_of
 from liquidtime.layers.cfc import CfC
 from liquidtime.layers.ctgru import CTGRU
 from liquidtime.layers.ctrnn import CTRNN
@@ -243,21 +244,7 @@ def _spec(name: Any) -> ModelSpec:
     Raises:
         ValueError: For an unknown name.
     """
-    if name not in MODELS:
-        raise ValueError(
-            f"Received an invalid value for argument `name`, expected one of "
-            f"{list(MODEL_NAMES)}, got {name!r}."
-        )
-    return MODELS[name]
-
-
-def _check_preset(preset: Any) -> str:
-    if preset not in PRESETS:
-        raise ValueError(
-            f"Received an invalid value for argument `preset`, expected one of {list(PRESETS)}, "
-            f"got {preset!r}."
-        )
-    return preset
+    return MODELS[one_of("name", name, MODEL_NAMES)]
 
 
 def preset_arguments(
@@ -276,7 +263,7 @@ def preset_arguments(
     Returns:
         A dict of keyword arguments (empty for the defaults).
     """
-    spec, preset = _spec(name), _check_preset(preset)
+    spec, preset = _spec(name), one_of("preset", preset, PRESETS)
     if preset == "default":
         return {}
     return spec.paper_preset(units, input_features)

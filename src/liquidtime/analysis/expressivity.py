@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from liquidtime.analysis._validation import check_int_at_least
+from liquidtime._validation import int_at_least
 from liquidtime.analysis.integration import FIXED_STEP_SOLVERS, integrate_system
 from liquidtime.analysis.networks import (
     Activation,
@@ -108,8 +108,8 @@ def measure_trajectory_lengths(
     Returns:
         The lengths, latent curves and solver statistics.
     """
-    check_int_at_least("samples", samples, 2)
-    check_int_at_least("eval_points", eval_points, 2)
+    int_at_least("samples", samples, 2)
+    int_at_least("eval_points", eval_points, 2)
     inputs = circle_input(samples)
     times = np.linspace(inputs.times[0], inputs.times[-1], eval_points)
     if vectorize is None:

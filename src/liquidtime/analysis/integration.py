@@ -40,7 +40,7 @@ from typing import Protocol
 import numpy as np
 from scipy import integrate, sparse
 
-from liquidtime.analysis._validation import check_choice, check_positive_float
+from liquidtime._validation import one_of, positive_float
 from liquidtime.solvers.fused import fused_step
 from liquidtime.solvers.runge_kutta import RK4_TABLEAU, explicit_runge_kutta
 
@@ -115,9 +115,9 @@ def integrate_system(
     Raises:
         RuntimeError: If an adaptive solver fails (e.g. the step size underflows).
     """
-    check_choice("solver", solver, SOLVERS)
-    rtol = check_positive_float("rtol", rtol)
-    atol = check_positive_float("atol", atol)
+    one_of("solver", solver, SOLVERS)
+    rtol = positive_float("rtol", rtol)
+    atol = positive_float("atol", atol)
     times = np.asarray(times, dtype=float)
     if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) <= 0):
         raise ValueError(

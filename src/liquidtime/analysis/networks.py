@@ -25,11 +25,7 @@ from typing import Literal
 import numpy as np
 from scipy import sparse, special
 
-from liquidtime.analysis._validation import (
-    check_choice,
-    check_non_negative_float,
-    check_positive_int,
-)
+from liquidtime._validation import non_negative_float, one_of, positive_int
 from liquidtime.analysis.trajectory import PiecewiseLinearInput
 
 Model = Literal["ltc", "ctrnn", "node"]
@@ -126,13 +122,13 @@ def sample_parameters(
     Returns:
         The parameters.
     """
-    check_positive_int("draws", draws)
-    check_positive_int("width", width)
-    check_positive_int("depth", depth)
-    check_positive_int("channels", channels)
-    sigma_w = check_non_negative_float("sigma_w", sigma_w)
-    sigma_b = check_non_negative_float("sigma_b", sigma_b)
-    tau_min = check_non_negative_float("tau_min", tau_min)
+    positive_int("draws", draws)
+    positive_int("width", width)
+    positive_int("depth", depth)
+    positive_int("channels", channels)
+    sigma_w = non_negative_float("sigma_w", sigma_w)
+    sigma_b = non_negative_float("sigma_b", sigma_b)
+    tau_min = non_negative_float("tau_min", tau_min)
     rng = np.random.default_rng(seed)
     hidden = sigma_w / np.sqrt(width)
     return NetworkParameters(
@@ -165,8 +161,8 @@ def activate(
     Returns:
         The activation and its derivative (almost everywhere), both shaped like ``z``.
     """
-    check_choice("activation", activation, ACTIVATIONS)
-    check_choice("hard_tanh", hard_tanh, HARD_TANH_FLAVOURS)
+    one_of("activation", activation, ACTIVATIONS)
+    one_of("hard_tanh", hard_tanh, HARD_TANH_FLAVOURS)
     if activation == "tanh":
         f = np.tanh(z)
         return f, 1.0 - f * f
@@ -221,10 +217,10 @@ class RandomNetworks:
         hard_tanh: HardTanh = "elementwise",
         ltc_decay: LTCDecay = "signed",
     ) -> None:
-        self.model = check_choice("model", model, MODELS)
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
-        self.hard_tanh = check_choice("hard_tanh", hard_tanh, HARD_TANH_FLAVOURS)
-        self.ltc_decay = check_choice("ltc_decay", ltc_decay, LTC_DECAYS)
+        self.model = one_of("model", model, MODELS)
+        self.activation = one_of("activation", activation, ACTIVATIONS)
+        self.hard_tanh = one_of("hard_tanh", hard_tanh, HARD_TANH_FLAVOURS)
+        self.ltc_decay = one_of("ltc_decay", ltc_decay, LTC_DECAYS)
         if inputs.channels != parameters.input_weights.shape[-1]:
             raise ValueError(
                 "Received an invalid value for argument `inputs`, expected "

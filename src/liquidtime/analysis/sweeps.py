@@ -21,13 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from liquidtime.analysis._validation import (
-    check_choice,
-    check_int_at_least,
-    check_non_negative_float,
-    check_positive_float,
-    check_positive_int,
-)
+from liquidtime._validation import int_at_least, non_negative_float, one_of, positive_float, positive_int
 from liquidtime.analysis.expressivity import TrajectoryLengths, measure_trajectory_lengths
 from liquidtime.analysis.integration import SOLVERS
 from liquidtime.analysis.length_bounds import (
@@ -104,28 +98,28 @@ class SweepConfig:
     vectorize: bool | None = None
 
     def __post_init__(self) -> None:
-        check_positive_int("width", self.width)
-        check_positive_int("depth", self.depth)
-        check_non_negative_float("sigma_w", self.sigma_w)
-        check_non_negative_float("sigma_b", self.sigma_b)
-        check_non_negative_float("tau_min", self.tau_min)
-        check_choice("activation", self.activation, ACTIVATIONS)
-        check_choice("solver", self.solver, SOLVERS)
-        check_choice("hard_tanh", self.hard_tanh, HARD_TANH_FLAVOURS)
-        check_choice("ltc_decay", self.ltc_decay, LTC_DECAYS)
+        positive_int("width", self.width)
+        positive_int("depth", self.depth)
+        non_negative_float("sigma_w", self.sigma_w)
+        non_negative_float("sigma_b", self.sigma_b)
+        non_negative_float("tau_min", self.tau_min)
+        one_of("activation", self.activation, ACTIVATIONS)
+        one_of("solver", self.solver, SOLVERS)
+        one_of("hard_tanh", self.hard_tanh, HARD_TANH_FLAVOURS)
+        one_of("ltc_decay", self.ltc_decay, LTC_DECAYS)
         if not self.models:
             raise ValueError(
                 "Received an invalid value for argument `models`, expected a non-empty "
                 f"sequence of {MODELS}, got {self.models!r}."
             )
         for model in self.models:
-            check_choice("models", model, MODELS)
-        check_positive_int("draws", self.draws)
-        check_int_at_least("seed", self.seed, 0)
-        check_int_at_least("samples", self.samples, 2)
-        check_int_at_least("eval_points", self.eval_points, 2)
-        check_positive_float("rtol", self.rtol)
-        check_positive_float("atol", self.atol)
+            one_of("models", model, MODELS)
+        positive_int("draws", self.draws)
+        int_at_least("seed", self.seed, 0)
+        int_at_least("samples", self.samples, 2)
+        int_at_least("eval_points", self.eval_points, 2)
+        positive_float("rtol", self.rtol)
+        positive_float("atol", self.atol)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +199,7 @@ def measure_point(kind: str, value: int | float | str, config: SweepConfig) -> S
     Returns:
         The measurements and bounds at this value.
     """
-    check_choice("kind", kind, SWEEPS)
+    one_of("kind", kind, SWEEPS)
     start = time.perf_counter()
     changes: dict[str, Any] = {kind: value}
     config = dataclasses.replace(config, **changes)
@@ -264,8 +258,8 @@ def run_sweeps(
             f"sequence of {SWEEPS}, got {kinds!r}."
         )
     for kind in kinds:
-        check_choice("kinds", kind, SWEEPS)
-    check_positive_int("jobs", jobs)
+        one_of("kinds", kind, SWEEPS)
+    positive_int("jobs", jobs)
     values = dict(values or {})
     tasks = []
     for kind in kinds:
@@ -330,7 +324,7 @@ def run_sweep(
     Returns:
         The measurements.
     """
-    check_choice("kind", kind, SWEEPS)
+    one_of("kind", kind, SWEEPS)
     return run_sweeps([kind], config, None if values is None else {kind: values}, progress, jobs)[0]
 
 

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from liquidtime.analysis._validation import check_int_at_least, check_positive_float
+from liquidtime._validation import int_at_least, positive_float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +83,8 @@ def circle_input(samples: int = 100, period: float = 2 * np.pi) -> PiecewiseLine
         polygon, ``2 (samples - 1) sin(period / (2 (samples - 1)))``: 6.2821 for the
         defaults, the constant used by the original code.
     """
-    check_int_at_least("samples", samples, 2)
-    period = check_positive_float("period", period)
+    int_at_least("samples", samples, 2)
+    period = positive_float("period", period)
     times = np.linspace(0.0, period, samples)
     return PiecewiseLinearInput(times, np.stack([np.sin(times), np.cos(times)], axis=-1))
 
@@ -132,7 +132,7 @@ def principal_components(
         ``(...)`` (0 for a constant trajectory). Trajectories with non-finite values
         (e.g. from a diverged solve) get NaN scores and a NaN fraction.
     """
-    check_int_at_least("num_components", num_components, 1)
+    int_at_least("num_components", num_components, 1)
     trajectory = np.asarray(trajectory, dtype=float)
     if trajectory.ndim < 2:
         raise ValueError(

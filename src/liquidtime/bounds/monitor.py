@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
 import keras
 import numpy as np
 
+from liquidtime._validation import non_negative_float
 from liquidtime.bounds.report import BoundsCheck, check_bounds
 from liquidtime.bounds.theorems import theorem_bounds
 from liquidtime.layers.base import ContinuousTimeRNN
@@ -112,11 +112,7 @@ class BoundsMonitor(keras.callbacks.Callback):
         layer_names: list[str] | None = None,
     ):
         super().__init__()
-        if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
-            raise ValueError(
-                "Received an invalid value for argument `tolerance`, expected a finite number "
-                f">= 0, got {tolerance!r}."
-            )
+        tolerance = non_negative_float("tolerance", tolerance)
         self.reference_inputs = reference_inputs
         self.elapsed_time = elapsed_time
         self.strict = bool(strict)

@@ -30,6 +30,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from liquidtime._validation import non_negative_float
+
 
 def _check_interval(low: float | None, high: float | None, strength: float) -> tuple:
     for name, value in (("low", low), ("high", high)):
@@ -45,15 +47,10 @@ def _check_interval(low: float | None, high: float | None, strength: float) -> t
             f"Received an invalid interval: expected `low <= high`, got low={low!r}, "
             f"high={high!r}."
         )
-    if not (isinstance(strength, (int, float)) and math.isfinite(strength) and strength >= 0):
-        raise ValueError(
-            "Received an invalid value for argument `strength`, expected a finite number "
-            f">= 0, got {strength!r}."
-        )
     return (
         None if low is None else float(low),
         None if high is None else float(high),
-        float(strength),
+        non_negative_float("strength", strength),
     )
 
 
@@ -123,12 +120,7 @@ class TimeConstantRangeRegularizer(keras.regularizers.Regularizer):
         strength: float = 1.0,
     ):
         self.low, self.high, self.strength = _check_interval(low, high, strength)
-        if not (isinstance(max_activation, (int, float)) and 0 <= max_activation < math.inf):
-            raise ValueError(
-                "Received an invalid value for argument `max_activation`, expected a finite "
-                f"number >= 0 (the supremum of f), got {max_activation!r}."
-            )
-        self.max_activation = float(max_activation)
+        self.max_activation = non_negative_float("max_activation", max_activation)
         if self.low is not None and self.low > 0 and self.max_activation > 0:
             largest_low = (
                 1.0 / self.max_activation

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from keras import ops
 
+from liquidtime._validation import non_negative_float
 from liquidtime.bounds.theorems import TheoremBounds, max_guaranteed_elapsed_time, theorem_bounds
 from liquidtime.bounds.trajectories import state_and_time_constants
 
@@ -163,11 +164,7 @@ def check_bounds(
     Returns:
         A :class:`BoundsCheck`; ``print`` it for a per-neuron table.
     """
-    if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
-        raise ValueError(
-            "Received an invalid value for argument `tolerance`, expected a number >= 0, "
-            f"got {tolerance!r}."
-        )
+    tolerance = non_negative_float("tolerance", tolerance)
     bounds = theorem_bounds(layer, activation_range=activation_range)
     states, tau_sys = state_and_time_constants(layer, inputs, elapsed_time, initial_state)
     states = np.asarray(ops.convert_to_numpy(states), dtype=np.float64)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import keras
 from keras import ops
 
+from liquidtime import _validation
 from liquidtime.cells import validation
 from liquidtime.kernels.selection import Kernel, check_implementation
 from liquidtime.solvers import Solver, get_solver
@@ -61,7 +62,7 @@ class BaseCell(keras.layers.Layer):
         implementation: str = "auto",
         **kwargs: Any,
     ):
-        validation.positive_int("units", units)
+        _validation.positive_int("units", units)
         validation.reject_keras_rnn_habits(type(self).__name__, kwargs)
         self._implementation = check_implementation(
             type(self).__name__, implementation, self.named_kernels, getattr(self, "solver", None)
@@ -273,7 +274,7 @@ class ContinuousTimeCell(BaseCell):
         ode_unfolds: int = 6,
         **kwargs: Any,
     ):
-        validation.positive_int("ode_unfolds", ode_unfolds)
+        _validation.positive_int("ode_unfolds", ode_unfolds)
         self.solver = get_solver(solver)
         self.ode_unfolds = ode_unfolds
         super().__init__(units, **kwargs)

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from liquidtime import _validation
 from liquidtime._backend_ops import sigmoid_argument_scale, tanh
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
@@ -175,7 +176,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         seed: int | None = None,
         **kwargs: Any,
     ):
-        self.mode = validation.one_of("mode", mode, CFC_MODES)
+        self.mode = _validation.one_of("mode", mode, CFC_MODES)
         if not backbone_layers:
             backbone_units = None
         self.backbone_units, self.backbone_layers, self.backbone_dropout = validation.backbone(

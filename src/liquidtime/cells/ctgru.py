@@ -9,8 +9,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from liquidtime import _validation
 from liquidtime._backend_ops import matmul, tanh
-from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, set_weight_options, weight_options_config
 
@@ -119,7 +119,7 @@ class CTGRUCell(BaseCell):
         elapsed_time_as_feature: bool = False,
         **kwargs: Any,
     ):
-        self.num_traces = validation.positive_int("num_traces", num_traces)
+        self.num_traces = _validation.positive_int("num_traces", num_traces)
         for name, value, lower in (
             ("min_timescale", min_timescale, 0.0),
             ("timescale_ratio", timescale_ratio, 1.0),

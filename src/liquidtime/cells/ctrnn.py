@@ -19,6 +19,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from liquidtime import _validation
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
@@ -30,19 +31,10 @@ from liquidtime.solvers import Solver
 _CTRNN_WEIGHT_KINDS = ("tau", "gain")  # the CT-RNN's own weights, beside the network's
 
 
-def _positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected a positive number, "
-            f"got {value!r}."
-        )
-    return float(value)
-
-
 def _positive_initializer(name: str, value: Any) -> Any:
     """A positive number becomes a Constant initializer; anything else is passed on."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return keras.initializers.Constant(_positive_float(name, value))
+        return keras.initializers.Constant(_validation.positive_float(name, value))
     return keras.initializers.get(value)
 
 
@@ -100,8 +92,10 @@ class NetworkODECell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
         seed: int | None = None,
         **kwargs: Any,
     ):
-        self.time_scale = _positive_float("time_scale", time_scale)
-        self.clip_state = None if clip_state is None else _positive_float("clip_state", clip_state)
+        self.time_scale = _validation.positive_float("time_scale", time_scale)
+        if clip_state is not None:
+            clip_state = _validation.positive_float("clip_state", clip_state)
+        self.clip_state = clip_state
         self.backbone_units, self.backbone_layers, self.backbone_dropout = validation.backbone(
             backbone_units, backbone_layers, backbone_dropout, units_required=True
         )
@@ -244,7 +238,7 @@ class CTRNNCell(NetworkODECell):
         gain_constraint: Any = None,
         **kwargs: Any,
     ):
-        self.positivity = validation.one_of("positivity", positivity, POSITIVITY_MODES)
+        self.positivity = _validation.one_of("positivity", positivity, POSITIVITY_MODES)
         tau_initializer = _positive_initializer("tau_initializer", tau_initializer)
         super().__init__(
             units,

@@ -7,6 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from liquidtime import _validation
 from liquidtime.activations import get_activation, serialize_activation
 from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
@@ -109,7 +110,7 @@ class LTCCell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
         self.backbone_units, self.backbone_layers, self.backbone_dropout = validation.backbone(
             backbone_units, backbone_layers, backbone_dropout, units_required=True
         )
-        self.positivity = validation.one_of("positivity", positivity, POSITIVITY_MODES)
+        self.positivity = _validation.one_of("positivity", positivity, POSITIVITY_MODES)
         self.activation = get_activation(activation)
         self.backbone_activation = get_activation(backbone_activation)
         if isinstance(tau_initializer, (int, float)):

@@ -9,8 +9,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from liquidtime import _validation
 from liquidtime._backend_ops import checkpoint, sum_over_axis
-from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
 from liquidtime.kernels.fused_unfolds import (
@@ -246,15 +246,10 @@ class SynapticLTCCell(ContinuousTimeCell):
                 "Received an invalid value for argument `wiring`, expected a "
                 f"liquidtime.wirings.Wiring, got {wiring!r}."
             )
-        self.input_mapping = validation.one_of("input_mapping", input_mapping, MAPPINGS)
-        self.output_mapping = validation.one_of("output_mapping", output_mapping, MAPPINGS)
-        self.positivity = validation.one_of("positivity", positivity, POSITIVITY_MODES)
-        is_number = isinstance(epsilon, (int, float)) and not isinstance(epsilon, bool)
-        if not is_number or not (math.isfinite(epsilon) and epsilon >= 0):
-            raise ValueError(
-                "Received an invalid value for argument `epsilon`, expected a finite number "
-                f">= 0, got {epsilon!r}."
-            )
+        self.input_mapping = _validation.one_of("input_mapping", input_mapping, MAPPINGS)
+        self.output_mapping = _validation.one_of("output_mapping", output_mapping, MAPPINGS)
+        self.positivity = _validation.one_of("positivity", positivity, POSITIVITY_MODES)
+        _validation.non_negative_float("epsilon", epsilon)
         self.initialization_ranges = check_initialization_ranges(initialization_ranges)
         self.regularizers = check_regularizers(regularizers)
         super().__init__(

@@ -1,44 +1,14 @@
-"""Argument checks worded like Keras's own, run before ``super().__init__``."""
+"""The cells' own argument checks, run before ``super().__init__``.
+
+The generic checks (positive integers, probabilities, choices, ...) are in
+:mod:`liquidtime._validation`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-
-def _invalid(name: str, expected: str, value: Any) -> ValueError:
-    return ValueError(
-        f"Received an invalid value for argument `{name}`, expected {expected}, got {value!r}."
-    )
-
-
-def positive_int(name: str, value: Any) -> int:
-    """Returns ``value`` if it is a positive integer, else raises ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _invalid(name, "a positive integer", value)
-    return value
-
-
-def non_negative_int(name: str, value: Any) -> int:
-    """Returns ``value`` if it is an integer >= 0, else raises ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _invalid(name, "a non-negative integer", value)
-    return value
-
-
-def probability(name: str, value: Any) -> float:
-    """Returns ``value`` if it is a number in [0, 1), else raises ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise _invalid(name, "a float in [0, 1)", value)
-    return float(value)
-
-
-def one_of(name: str, value: Any, allowed: Iterable[str]) -> str:
-    """Returns ``value`` if it is one of ``allowed``, else raises ValueError."""
-    allowed = tuple(allowed)
-    if value not in allowed:
-        raise _invalid(name, f"one of {list(allowed)}", value)
-    return value
+from liquidtime import _validation
 
 
 def backbone(units: Any, layers: Any, dropout: Any, *, units_required: bool) -> tuple[int, int, float]:
@@ -54,8 +24,8 @@ def backbone(units: Any, layers: Any, dropout: Any, *, units_required: bool) -> 
     Returns:
         ``(units, layers, dropout)`` with ``units`` 0 when there is no backbone.
     """
-    layers = non_negative_int("backbone_layers", layers)
-    dropout = probability("backbone_dropout", dropout)
+    layers = _validation.non_negative_int("backbone_layers", layers)
+    dropout = _validation.probability("backbone_dropout", dropout)
     if layers == 0:
         if units not in (None, 0):
             raise ValueError(
@@ -74,7 +44,7 @@ def backbone(units: Any, layers: Any, dropout: Any, *, units_required: bool) -> 
             f"Inconsistent backbone arguments: `backbone_layers={layers}` needs "
             "`backbone_units` (a positive integer), got None."
         )
-    return positive_int("backbone_units", units), layers, dropout
+    return _validation.positive_int("backbone_units", units), layers, dropout
 
 
 KERAS_RNN_HABITS: dict[str, str] = {

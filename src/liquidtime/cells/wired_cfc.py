@@ -8,8 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from liquidtime import _validation
 from liquidtime._backend_ops import matmul
-from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.cfc import CFC_MODES, cfc_update
 from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, set_weight_options, weight_options_config
@@ -132,7 +132,7 @@ class WiredCfCCell(BaseCell):
                 "Received an invalid value for argument `wiring`, expected a "
                 f"liquidtime.wirings.Wiring, got {wiring!r}."
             )
-        self.mode = validation.one_of("mode", mode, CFC_MODES)
+        self.mode = _validation.one_of("mode", mode, CFC_MODES)
         if not isinstance(fully_recurrent, (bool, np.bool_)):
             raise ValueError(
                 "Received an invalid value for argument `fully_recurrent`, expected a bool, "

@@ -11,6 +11,7 @@ import numpy as np
 from keras import ops
 
 from liquidtime._backend_ops import scan
+from liquidtime._validation import one_of
 from liquidtime.deploy._program import StepProgram
 
 FORMATS = ("onnx", "tf_saved_model", "litert", "stablehlo")
@@ -32,17 +33,9 @@ _ONNX_BACKEND_PACKAGES = {"jax": ("jax2onnx",), "tensorflow": ("tf2onnx",), "tor
 _SEQUENCE_FORMATS = {"stablehlo": ("jax",), "tf_saved_model": ("tensorflow", "jax")}
 
 
-def _check_choice(argument: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(
-            f"Received an invalid value for argument `{argument}`, expected one of "
-            f"{', '.join(map(repr, choices))}, got {value!r}."
-        )
-
-
 def missing_packages(format: str) -> list[str]:
     """Packages that exporting to (and running) ``format`` needs and that are not installed."""
-    _check_choice("format", format, FORMATS)
+    one_of("format", format, FORMATS)
     needed = list(_EXPORT_PACKAGES[format])
     if format == "onnx":
         needed += _ONNX_BACKEND_PACKAGES.get(keras.backend.backend(), ())
@@ -207,8 +200,8 @@ def export(
             sequence loop, or a model that contains a layer that cannot be stepped.
         ImportError: When a package the format needs is not installed.
     """
-    _check_choice("format", format, FORMATS)
-    _check_choice("function", function, FUNCTIONS)
+    one_of("format", format, FORMATS)
+    one_of("function", function, FUNCTIONS)
     if batch_size is not None and (
         not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
     ):

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from liquidtime._validation import positive_int
 from liquidtime.deploy._program import StepProgram
 from liquidtime.layers.elapsed_time import check_elapsed_time_values
 
@@ -110,13 +111,8 @@ class Stepper:
     """
 
     def __init__(self, model: keras.Model, batch_size: int = 1):
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(
-                "Received an invalid value for argument `batch_size`, expected a positive "
-                f"integer, got {batch_size!r}."
-            )
+        self.batch_size = positive_int("batch_size", batch_size)
         self.program = StepProgram(model)
-        self.batch_size = batch_size
         self._step = compile_step(self.program, batch_size)
         self._input_shapes = [(batch_size, *shape[1:]) for shape, _ in self.program.input_specs]
         self._input_dtypes = [dtype for _, dtype in self.program.input_specs]

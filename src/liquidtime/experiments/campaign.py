@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from liquidtime.cells.validation import positive_int
+from liquidtime._validation import positive_int
 from liquidtime.data import load_task
 from liquidtime.experiments.records import RESULTS_FILE, read_records
 from liquidtime.experiments.runner import RunConfig, train_run

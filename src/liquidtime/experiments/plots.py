@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from liquidtime._validation import one_of
 from liquidtime.data import PAPER_UNITS
 from liquidtime.experiments.records import latest_per_run
 from liquidtime.experiments.tables import MODEL_ORDER
@@ -84,11 +85,7 @@ def learning_curves_figure(
     records: Iterable[dict[str, Any]], title: str | None = None, x: str = "epoch"
 ) -> Figure:
     """The figure of :func:`plot_learning_curves` (see there), not yet written."""
-    if x not in X_AXES:
-        raise ValueError(
-            f"Received an invalid value for argument `x`, expected one of {list(X_AXES)}, "
-            f"got {x!r}."
-        )
+    one_of("x", x, X_AXES)
     records = latest_per_run(records)
     if not records:
         raise ValueError("Received no records to plot.")

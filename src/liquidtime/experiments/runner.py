@@ -52,8 +52,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from liquidtime._validation import non_negative_int, one_of, positive_float, positive_int
 from liquidtime.cells.base import ContinuousTimeCell
-from liquidtime.cells.validation import non_negative_int, positive_int
 from liquidtime.data import load_task
 from liquidtime.data._task import PROTOCOLS, REGRESSION, SEQUENCE_CLASSIFICATION, Task
 from liquidtime.data.registry import get_task_defaults, task_names
@@ -104,25 +104,6 @@ def solver_models() -> tuple[str, ...]:
     return tuple(names)
 
 
-def _positive_float(name: str, value: Any) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected a positive finite "
-            f"number, got {value!r}."
-        )
-    return float(value)
-
-
-def _one_of(name: str, value: Any, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected one of "
-            f"{list(allowed)}, got {value!r}."
-        )
-    return value
-
-
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """The settings of one training run; ``None`` means the task's paper default.
@@ -165,18 +146,18 @@ class RunConfig:
     layer_options: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        _one_of("task", self.task, task_names())
-        _one_of("model", self.model, MODEL_NAMES + NCPS_MODELS)
+        one_of("task", self.task, task_names())
+        one_of("model", self.model, MODEL_NAMES + NCPS_MODELS)
         non_negative_int("seed", self.seed)
-        _one_of("protocol", self.protocol, PROTOCOLS)
-        _one_of("preset", self.preset, PRESETS)
+        one_of("protocol", self.protocol, PROTOCOLS)
+        one_of("preset", self.preset, PRESETS)
         for name in ("units", "epochs", "batch_size", "unfolds", "max_train_windows"):
             if getattr(self, name) is not None:
                 positive_int(name, getattr(self, name))
         if self.learning_rate is not None:
-            _positive_float("learning_rate", self.learning_rate)
+            positive_float("learning_rate", self.learning_rate)
         if self.solver is not None:
-            _one_of("solver", self.solver, tuple(SOLVERS))
+            one_of("solver", self.solver, tuple(SOLVERS))
         if (self.solver is not None or self.unfolds is not None) and (
             self.model not in solver_models()
         ):
@@ -505,7 +486,7 @@ class _InterruptAtBatchBoundary(keras.callbacks.Callback):
 
 
 def _progress_mode(progress: str) -> str:
-    _one_of("progress", progress, PROGRESS_MODES)
+    one_of("progress", progress, PROGRESS_MODES)
     if progress == "auto":
         return "bar" if sys.stdout.isatty() else "epoch"
     return progress

@@ -23,6 +23,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from liquidtime._validation import one_of
+
 VectorField = Callable[[Any], tuple[Any, Any]]
 """A function ``x -> (a, b)`` with ``dx/dt = -a * x + b``; shapes broadcast to ``x``."""
 
@@ -225,11 +227,7 @@ def set_failure_policy(policy: str) -> None:
         policy: ``"warn"``, ``"raise"`` or ``"off"``.
     """
     global _failure_policy
-    if policy not in FAILURE_POLICIES:
-        raise ValueError(
-            "Received an invalid value for argument `policy`, expected one of "
-            f"{list(FAILURE_POLICIES)}, got {policy!r}."
-        )
+    one_of("policy", policy, FAILURE_POLICIES)
     _failure_policy = policy
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from keras import ops
 
+from liquidtime._validation import positive_float, positive_int
 from liquidtime.solvers.base import (
     FixedStepSolver,
     Solver,
@@ -196,20 +197,9 @@ class Dopri5Solver(Solver):
     adaptive = True
 
     def __init__(self, rtol: float = 1e-3, atol: float = 1e-6, max_steps: int = 64):
-        for arg, value in (("rtol", rtol), ("atol", atol)):
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(
-                    f"Received an invalid value for argument `{arg}`, expected a positive "
-                    f"number, got {value!r}."
-                )
-        if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
-            raise ValueError(
-                "Received an invalid value for argument `max_steps`, expected a positive "
-                f"integer, got {max_steps!r}."
-            )
-        self.rtol = float(rtol)
-        self.atol = float(atol)
-        self.max_steps = max_steps
+        self.rtol = positive_float("rtol", rtol)
+        self.atol = positive_float("atol", atol)
+        self.max_steps = positive_int("max_steps", max_steps)
 
     def integrate(
         self, field: VectorField, x: Any, dt: Any, num_steps: int, clip: float | None = None

@@ -38,7 +38,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from liquidtime.cells import validation
+from liquidtime import _validation
 
 
 def recurrent_layers(model: keras.Model) -> list[keras.layers.RNN]:
@@ -124,8 +124,8 @@ class ChunkedSequence(keras.utils.PyDataset):
         chunk_length: int,
     ):
         super().__init__()
-        self.batch_size = validation.positive_int("batch_size", batch_size)
-        self.chunk_length = validation.positive_int("chunk_length", chunk_length)
+        self.batch_size = _validation.positive_int("batch_size", batch_size)
+        self.chunk_length = _validation.positive_int("chunk_length", chunk_length)
         self.x, self.y, self.sample_weight = x, y, sample_weight
         shapes = {
             name: [np.shape(a) for a in keras.tree.flatten(value)]
@@ -244,8 +244,8 @@ class ChunkedTrainer:
         batch_size: int,
         metrics: Any = None,
     ):
-        self.chunk_length = validation.positive_int("chunk_length", chunk_length)
-        self.batch_size = validation.positive_int("batch_size", batch_size)
+        self.chunk_length = _validation.positive_int("chunk_length", chunk_length)
+        self.batch_size = _validation.positive_int("batch_size", batch_size)
         if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
             raise ValueError(
                 "Received an invalid value for argument `model`: compile it first "
@@ -338,7 +338,7 @@ class ChunkedTrainer:
         Returns:
             The ``History``; its ``loss`` is the mean chunk loss of each epoch.
         """
-        validation.positive_int("epochs", epochs)
+        _validation.positive_int("epochs", epochs)
         data = self.chunks(x, y, sample_weight)
         if keras.backend.backend() == "tensorflow":
             data = data.as_tf_dataset()

@@ -30,11 +30,12 @@ from typing import Any
 import keras
 import numpy as np
 
+from liquidtime import _validation
+
 # Defined without Keras, for the command line's parser (add_distribution_arguments is
 # re-exported from here).
 from liquidtime._distribution_options import ENV_PROCESSES as _ENV_PROCESSES
 from liquidtime._distribution_options import add_distribution_arguments
-from liquidtime.cells import validation
 
 
 def _require_jax(what: str) -> None:
@@ -87,7 +88,7 @@ def data_parallel(
     if devices is None:
         chosen = list(available)
     elif isinstance(devices, int) and not isinstance(devices, bool):
-        validation.positive_int("devices", devices)
+        _validation.positive_int("devices", devices)
         if devices > len(available):
             raise ValueError(
                 f"Received an invalid value for argument `devices`, expected at most "
@@ -128,7 +129,7 @@ def check_global_batch_size(
     Returns:
         The batch size per device.
     """
-    validation.positive_int("batch_size", batch_size)
+    _validation.positive_int("batch_size", batch_size)
     distribution = distribution or keras.distribution.distribution()
     if distribution is None:
         return batch_size
@@ -165,7 +166,7 @@ def process_shard(*arrays: Any, batch_size: int) -> tuple[Any, ...] | Any:
     import jax
 
     processes, index = jax.process_count(), jax.process_index()
-    validation.positive_int("batch_size", batch_size)
+    _validation.positive_int("batch_size", batch_size)
     if batch_size % processes:
         raise ValueError(
             "Received an invalid value for argument `batch_size`, expected a multiple of "
@@ -226,9 +227,9 @@ def initialize_multi_host(
     """
     _require_jax("initialize_multi_host()")
     if num_processes is not None:
-        validation.positive_int("num_processes", num_processes)
+        _validation.positive_int("num_processes", num_processes)
     if process_id is not None:
-        validation.non_negative_int("process_id", process_id)
+        _validation.non_negative_int("process_id", process_id)
         processes = num_processes or int(os.environ.get(_ENV_PROCESSES, 0)) or None
         if processes is not None and process_id >= processes:
             raise ValueError(

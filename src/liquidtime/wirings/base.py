@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from liquidtime._validation import int_at_least, int_in_range, one_of
+
 _W = TypeVar("_W", bound="Wiring")
 
 NEURON_KINDS = ("sensory", "inter", "command", "motor")
@@ -33,35 +35,26 @@ _SEED_BOUND = 2**32
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """Returns ``value`` if it is an integer in ``[low, high]``, else raises ValueError.
+    """The integer check of the wirings, kept for :mod:`liquidtime.compat`.
+
+    Equivalent to :func:`liquidtime._validation.int_at_least` (``high`` None) or
+    :func:`liquidtime._validation.int_in_range` with ``allow_numpy=True``.
 
     Args:
         name: The argument's name, for the message.
-        value: The value to check.
+        value: The value to check: a Python or NumPy integer.
         low: Smallest allowed value.
         high: Largest allowed value, or None for no upper bound.
 
     Returns:
         ``value`` as a Python int.
+
+    Raises:
+        ValueError: For a bool, a non-integer or an integer out of range.
     """
-    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not is_int or value < low or (high is not None and value > high):
-        expected = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
-        raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected {expected}, got {value!r}."
-        )
-    return int(value)
-
-
-def check_sparsity(name: str, value: Any) -> float:
-    """Returns ``value`` if it is a number in ``[0, 1)``, else raises ValueError."""
-    is_number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-    if not is_number or not 0.0 <= float(value) < 1.0:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected a float in [0, 1) "
-            f"(the fraction of possible synapses left out), got {value!r}."
-        )
-    return float(value)
+    if high is None:
+        return int_at_least(name, value, low, allow_numpy=True)
+    return int_in_range(name, value, low, high, allow_numpy=True)
 
 
 def resolve_seed(seed: Any) -> int:
@@ -73,7 +66,7 @@ def resolve_seed(seed: Any) -> int:
     """
     if seed is None:
         return int(np.random.randint(0, 2**31 - 1))
-    return check_int("seed", seed, 0, _SEED_BOUND - 1)
+    return int_in_range("seed", seed, 0, _SEED_BOUND - 1, allow_numpy=True)
 
 
 def random_state(seed: int, stream: int) -> np.random.RandomState:
@@ -136,10 +129,13 @@ class Wiring:
     """
 
     def __init__(self, units: int, output_dim: int | None = None, input_dim: int | None = None):
-        units = check_int("units", units, 1)
-        output_dim = units if output_dim is None else check_int("output_dim", output_dim, 1, units)
+        units = int_at_least("units", units, 1, allow_numpy=True)
+        if output_dim is None:
+            output_dim = units
+        else:
+            output_dim = int_in_range("output_dim", output_dim, 1, units, allow_numpy=True)
         if input_dim is not None:
-            input_dim = check_int("input_dim", input_dim, 1)
+            input_dim = int_at_least("input_dim", input_dim, 1, allow_numpy=True)
         self._units = units
         self._output_dim = output_dim
         self._input_dim = input_dim
@@ -180,7 +176,7 @@ class Wiring:
         Raises:
             ValueError: If the wiring was created for another input size.
         """
-        input_dim = check_int("input_dim", input_dim, 1)
+        input_dim = int_at_least("input_dim", input_dim, 1, allow_numpy=True)
         if self._input_dim is not None:
             if self._input_dim != input_dim:
                 raise ValueError(
@@ -259,7 +255,7 @@ class Wiring:
 
         Subclasses with more kinds (see :class:`~liquidtime.wirings.NCP`) override it.
         """
-        neuron_id = check_int("neuron_id", neuron_id, 0, self.units - 1)
+        neuron_id = int_in_range("neuron_id", neuron_id, 0, self.units - 1, allow_numpy=True)
         return "motor" if neuron_id < self.output_dim else "inter"
 
     @property
@@ -269,11 +265,7 @@ class Wiring:
 
     def neurons_of_type(self, kind: str) -> np.ndarray:
         """The ids of the neurons of one kind (``"inter"``, ``"command"`` or ``"motor"``)."""
-        if kind not in NEURON_KINDS[1:]:
-            raise ValueError(
-                "Received an invalid value for argument `kind`, expected one of "
-                f"{list(NEURON_KINDS[1:])}, got {kind!r}."
-            )
+        one_of("kind", kind, NEURON_KINDS[1:])
         return np.array([i for i, t in enumerate(self.neuron_types) if t == kind], dtype=np.int64)
 
     # Picture -----------------------------------------------------------------

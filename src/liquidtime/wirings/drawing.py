@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from liquidtime._validation import one_of
 from liquidtime.wirings.base import NEURON_KINDS, Wiring
 
 NEURON_COLORS = {
@@ -87,11 +88,7 @@ def draw_wiring(
         ValueError: For an unknown layout or neuron kind, or a wiring without an
             input size when ``input_dim`` is not given.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(
-            f"Received an invalid value for argument `layout`, expected one of {list(LAYOUTS)}, "
-            f"got {layout!r}."
-        )
+    one_of("layout", layout, LAYOUTS)
     if input_dim is not None or not wiring.is_built:
         if input_dim is None:
             raise ValueError(

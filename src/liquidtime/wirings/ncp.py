@@ -7,13 +7,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from liquidtime.wirings.base import (
-    Wiring,
-    check_int,
-    check_sparsity,
-    random_state,
-    resolve_seed,
-)
+from liquidtime._validation import int_at_least, int_in_range, probability
+from liquidtime.wirings.base import Wiring, random_state, resolve_seed
 
 AUTO_NCP_COMMAND_SHARE = 0.4
 """Share of the non-motor neurons that :class:`AutoNCP` makes command neurons."""
@@ -120,22 +115,22 @@ class NCP(Wiring):
         seed: int | None = None,
         input_dim: int | None = None,
     ):
-        inter = check_int("inter_neurons", inter_neurons, 1)
-        command = check_int("command_neurons", command_neurons, 1)
-        motor = check_int("motor_neurons", motor_neurons, 1)
+        inter = int_at_least("inter_neurons", inter_neurons, 1, allow_numpy=True)
+        command = int_at_least("command_neurons", command_neurons, 1, allow_numpy=True)
+        motor = int_at_least("motor_neurons", motor_neurons, 1, allow_numpy=True)
         for name, value, targets, kind in (
             ("sensory_fanout", sensory_fanout, inter, "inter"),
             ("inter_fanout", inter_fanout, command, "command"),
             ("motor_fanin", motor_fanin, command, "command"),
         ):
-            check_int(name, value, 1)
+            int_at_least(name, value, 1, allow_numpy=True)
             if value > targets:
                 raise ValueError(
                     f"Received an invalid value for argument `{name}`: {value} synapses per "
                     f"neuron are asked for but there are only {targets} {kind} neurons "
                     f"(`{kind}_neurons={targets}`); expected an integer in [1, {targets}]."
                 )
-        check_int("recurrent_command_synapses", recurrent_command_synapses, 0)
+        int_at_least("recurrent_command_synapses", recurrent_command_synapses, 0, allow_numpy=True)
         if recurrent_command_synapses > command * command:
             raise ValueError(
                 "Received an invalid value for argument `recurrent_command_synapses`: "
@@ -155,7 +150,7 @@ class NCP(Wiring):
         self.seed = seed
 
     def neuron_type(self, neuron_id: int) -> str:
-        neuron_id = check_int("neuron_id", neuron_id, 0, self.units - 1)
+        neuron_id = int_in_range("neuron_id", neuron_id, 0, self.units - 1, allow_numpy=True)
         if neuron_id < self.motor_neurons:
             return "motor"
         if neuron_id < self.motor_neurons + self.command_neurons:
@@ -277,8 +272,8 @@ class AutoNCP(NCP):
         seed: int | None = None,
         input_dim: int | None = None,
     ):
-        units = check_int("units", units, 3)
-        output_size = check_int("output_size", output_size, 1)
+        units = int_at_least("units", units, 3, allow_numpy=True)
+        output_size = int_at_least("output_size", output_size, 1, allow_numpy=True)
         if output_size > units - 2:
             raise ValueError(
                 f"Received an invalid value for argument `output_size`: {output_size} motor "
@@ -286,7 +281,7 @@ class AutoNCP(NCP):
                 "command neurons, but an NCP needs at least one of each; expected "
                 f"output_size <= {units - 2}."
             )
-        sparsity_level = check_sparsity("sparsity_level", sparsity_level)
+        sparsity_level = probability("sparsity_level", sparsity_level, allow_numpy=True)
         super().__init__(
             **auto_ncp_sizes(units, output_size, sparsity_level), seed=seed, input_dim=input_dim
         )

@@ -7,7 +7,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from liquidtime.wirings.base import Wiring, check_sparsity, random_state, resolve_seed
+from liquidtime._validation import probability
+from liquidtime.wirings.base import Wiring, random_state, resolve_seed
 from liquidtime.wirings.fully_connected import random_polarities
 
 
@@ -62,7 +63,7 @@ class Random(Wiring):
         seed: int | None = None,
         input_dim: int | None = None,
     ):
-        sparsity_level = check_sparsity("sparsity_level", sparsity_level)
+        sparsity_level = probability("sparsity_level", sparsity_level, allow_numpy=True)
         seed = resolve_seed(seed)
         super().__init__(units, output_dim=output_dim, input_dim=input_dim)
         self.sparsity_level = sparsity_level
