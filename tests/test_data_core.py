@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 
 import numpy as np
@@ -204,6 +205,26 @@ def test_infos_are_consistent():
         "power",
         "person",
     }
+
+
+def test_every_load_data_has_the_shared_signature_and_its_own_docstring():
+    for name, info in data.TASKS.items():
+        load_data = getattr(data, name).load_data
+        assert load_data.__module__ == f"liquidtime.data.{name}"
+        assert load_data.__name__ == "load_data"
+        assert str(inspect.signature(load_data)) == (
+            "(data_dir: 'os.PathLike | str | None' = None, protocol: 'str' = 'corrected') -> 'Task'"
+        )
+        doc = " ".join(inspect.getdoc(load_data).split())
+        assert doc.startswith(f"Loads the {name} task ({info.title}).")
+        assert f"the ``{info.folder}`` folder" in doc
+        assert ("copy shipped with liquidtime" in doc) == (name == "occupancy")
+        if info.quirks:
+            assert f"the quirks of the paper's code (see the module docstring): {info.quirks}." in doc
+        else:
+            assert "(identical for this task)" in doc
+        for section in ("Args:", "Returns:", "Raises:", "A :class:`~liquidtime.data.Task` with "):
+            assert section in doc
 
 
 def test_training_defaults():

@@ -4,8 +4,9 @@ print the table beside the paper's numbers and plot the learning curves."""
 from __future__ import annotations
 
 import argparse
-import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from liquidtime._distribution_options import add_distribution_arguments
 from liquidtime.cli._names import (
@@ -16,20 +17,27 @@ from liquidtime.cli._names import (
 )
 from liquidtime.cli.train import (
     EXPECTED_ERRORS,
-    HelpFormatter,
+    add_command,
     add_config_argument,
     add_data_arguments,
     add_output_arguments,
     add_training_arguments,
     config_from_args,
     fail,
+    interrupted,
     non_negative_int,
     positive_int,
 )
 
+if TYPE_CHECKING:
+    from liquidtime.experiments.runner import RunConfig
+
 TABLE_FILE = "table.md"
 PLOT_FILE = "learning_curves.png"
+#: What an interrupted campaign of runs has kept (also ``reproduce``'s).
+RUNS_SAVED = "finished runs are recorded and the others checkpointed"
 
+_HELP = "train several models over seeds on one task; table and learning-curve plot"
 _DESCRIPTION = f"""\
 Train several models with several seeds on one task (each run as `liquidtime
 train` does: the paper's protocol, checkpoints, one record per run), then print
@@ -74,13 +82,7 @@ def model_list(text: str) -> list[str]:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Adds the ``compare`` sub-command to ``subparsers`` and returns its parser."""
-    parser = subparsers.add_parser(
-        "compare",
-        help="train several models over seeds on one task; table and learning-curve plot",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=HelpFormatter,
-    )
+    parser = add_command(subparsers, "compare", _HELP, _DESCRIPTION, _EPILOG)
     add_data_arguments(parser)
     runs = parser.add_argument_group("runs")
     runs.add_argument("--models", type=model_list, default="ltc,cfc,lstm",
@@ -103,9 +105,30 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+def run_campaign(
+    args: argparse.Namespace, configs: list[RunConfig], output: Path, resume: bool
+) -> list[dict]:
+    """Trains ``configs`` as ``--data-dir``, ``--progress`` and ``--jobs`` say (also for ``reproduce``).
+
+    Args:
+        args: The parsed options.
+        configs: The runs.
+        output: The directory of their records and checkpoints.
+        resume: Reuse the finished runs in ``output`` and continue the others.
+
+    Returns:
+        The records of the runs.
+    """
+    from liquidtime.experiments.campaign import run_configs
+
+    return run_configs(
+        configs, data_dir=args.data_dir, output_dir=output, resume=resume, progress=args.progress,
+        jobs=args.jobs,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs the comparison described by ``args``; returns an exit code."""
-    from liquidtime.experiments.campaign import run_configs
     from liquidtime.experiments.plots import plot_learning_curves
     from liquidtime.experiments.records import check_output_dir
     from liquidtime.experiments.runner import solver_models
@@ -123,23 +146,11 @@ def run(args: argparse.Namespace) -> int:
             for model in args.models
         ]
         configure_distribution(args)
-        records = run_configs(
-            configs,
-            data_dir=args.data_dir,
-            output_dir=args.output,
-            resume=args.resume,
-            progress=args.progress,
-            jobs=args.jobs,
-        )
+        records = run_campaign(args, configs, args.output, resume=args.resume)
     except EXPECTED_ERRORS as error:
         return fail("compare", error)
     except KeyboardInterrupt:
-        print(
-            "\nliquidtime compare: interrupted; finished runs are recorded and the others "
-            "checkpointed: run the same command with --resume to continue.",
-            file=sys.stderr,
-        )
-        return 130
+        return interrupted("compare", RUNS_SAVED, "with --resume")
     table = markdown_table(records)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / TABLE_FILE).write_text(table)

@@ -7,8 +7,9 @@ import argparse
 from pathlib import Path
 
 from liquidtime.cli._names import EXPORT_FORMATS, EXPORT_FUNCTIONS
-from liquidtime.cli.train import HelpFormatter, fail, positive_int
+from liquidtime.cli.train import add_command, fail, positive_int
 
+_HELP = "export a saved model to ONNX, TF SavedModel, LiteRT or StableHLO"
 _DESCRIPTION = """\
 Export a saved model (.keras) for inference outside Keras.
 
@@ -36,13 +37,7 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Adds the ``export`` sub-command to ``subparsers`` and returns its parser."""
-    parser = subparsers.add_parser(
-        "export",
-        help="export a saved model to ONNX, TF SavedModel, LiteRT or StableHLO",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=HelpFormatter,
-    )
+    parser = add_command(subparsers, "export", _HELP, _DESCRIPTION, _EPILOG)
     parser.add_argument("model", type=Path, help="the saved model (.keras)")
     parser.add_argument("output", type=Path, help="the file (or SavedModel directory) to write")
     parser.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="the artefact's format")

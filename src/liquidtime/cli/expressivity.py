@@ -21,10 +21,12 @@ from liquidtime.cli._names import EXPRESSIVITY_MODELS as MODELS
 from liquidtime.cli._names import EXPRESSIVITY_SOLVERS as SOLVERS
 from liquidtime.cli._names import EXPRESSIVITY_SWEEP_VALUES as SWEEP_VALUES
 from liquidtime.cli._names import EXPRESSIVITY_SWEEPS as SWEEPS
+from liquidtime.cli.train import add_command
 
 _VALUE_TYPES = {"width": int, "sigma_w": float, "solver": str, "depth": int, "activation": str}
 _STACKING = {"auto": None, "joint": True, "per-draw": False}
 
+_HELP = "trajectory-length expressivity study of LTC, CT-RNN and Neural ODE (Figs. 2-3)"
 _DESCRIPTION = """\
 Measure expressivity by trajectory length (Hasani et al., AAAI 2021, Section 5).
 
@@ -62,13 +64,7 @@ example (the full Fig. 3 study on two cores):
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Adds the ``expressivity`` sub-command to ``subparsers`` and returns its parser."""
-    parser = subparsers.add_parser(
-        "expressivity",
-        help="trajectory-length expressivity study of LTC, CT-RNN and Neural ODE (Figs. 2-3)",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=_Formatter,
-    )
+    parser = add_command(subparsers, "expressivity", _HELP, _DESCRIPTION, _EPILOG, _Formatter)
     sweep = parser.add_argument_group("sweep")
     sweep.add_argument("--sweep", choices=(*SWEEPS, "all"), default="all",
                        help="which setting to sweep; 'all' runs the five sweeps of Fig. 3")
@@ -136,7 +132,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
 
 def run(args: argparse.Namespace) -> int:
     """Runs the sweeps described by ``args`` and writes the outputs; returns an exit code."""
-    from liquidtime.analysis._validation import check_positive_int
+    from liquidtime._validation import positive_int
     from liquidtime.analysis.plots import plot_latent_trajectories, plot_length_boxes
     from liquidtime.analysis.sweeps import SweepConfig, run_sweeps, summary_markdown, write_table
 
@@ -169,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             atol=args.atol,
             vectorize=_STACKING[args.stacking],
         )
-        check_positive_int("jobs", args.jobs)
+        positive_int("jobs", args.jobs)
         # Created once the settings are known to be valid, before the sweeps run.
         output = Path(args.output_dir)
         output.mkdir(parents=True, exist_ok=True)

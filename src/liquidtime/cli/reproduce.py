@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 from liquidtime.cli._names import PROGRESS_MODES, RESULTS_FILE
-from liquidtime.cli.compare import model_list
+from liquidtime.cli.compare import RUNS_SAVED, model_list, run_campaign
 from liquidtime.cli.train import (
     EXPECTED_ERRORS,
-    HelpFormatter,
+    add_command,
     add_data_arguments,
     fail,
+    interrupted,
     positive_int,
 )
 
 TABLE_FILE = "table.md"
 
+_HELP = "the paper's protocol for every model and seed of one task, then the table"
 _DESCRIPTION = f"""\
 Run every model and seed of the LTC paper's protocol on one task (200 epochs,
 the paper's batch size and learning rates, best-validation test metric) and
@@ -45,13 +46,7 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Adds the ``reproduce`` sub-command to ``subparsers`` and returns its parser."""
-    parser = subparsers.add_parser(
-        "reproduce",
-        help="the paper's protocol for every model and seed of one task, then the table",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=HelpFormatter,
-    )
+    parser = add_command(subparsers, "reproduce", _HELP, _DESCRIPTION, _EPILOG)
     add_data_arguments(parser)
     plan = parser.add_argument_group("what runs (default: the paper's protocol)")
     plan.add_argument("--models", type=model_list, default=None, metavar="M1,M2,...",
@@ -79,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Runs (or lists) the reproduction described by ``args``; returns an exit code."""
-    from liquidtime.experiments.campaign import finished_records, run_configs
+    from liquidtime.experiments.campaign import finished_records
     from liquidtime.experiments.reproduction import reproduction_configs
     from liquidtime.experiments.tables import markdown_table
 
@@ -106,23 +101,11 @@ def run(args: argparse.Namespace) -> int:
                 options = f" {dict(config.layer_options)}" if config.layer_options else ""
                 print(f"  [{mark}] {config.model} preset {config.preset} seed {config.seed}{options}")
             return 0
-        records = run_configs(
-            configs,
-            data_dir=args.data_dir,
-            output_dir=output,
-            resume=True,
-            progress=args.progress,
-            jobs=args.jobs,
-        )
+        records = run_campaign(args, configs, output, resume=True)
     except EXPECTED_ERRORS as error:
         return fail("reproduce", error)
     except KeyboardInterrupt:
-        print(
-            "\nliquidtime reproduce: interrupted; finished runs are recorded and the others "
-            "checkpointed: run the same command again to continue.",
-            file=sys.stderr,
-        )
-        return 130
+        return interrupted("reproduce", RUNS_SAVED, "again")
     # The table of every finished run of the task, also those of models not selected now.
     table = markdown_table(list({**finished_records(output), **_by_key(records)}.values()))
     (output / TABLE_FILE).write_text(table)

@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from liquidtime.cli._names import MODEL_NAMES, NCPS_MODELS
-from liquidtime.cli.train import EXPECTED_ERRORS, HelpFormatter, fail
+from liquidtime.cli.train import EXPECTED_ERRORS, add_command, fail
 from liquidtime.data.registry import task_names
 
+_HELP = "Markdown table of our results beside the paper's Tables 3, 4 and 6"
 _DESCRIPTION = """\
 Print a Markdown table of the result records written by `liquidtime train` and
 `liquidtime compare`: per task, model and settings, the mean ± std of the test
@@ -41,13 +42,7 @@ def _names(allowed: tuple[str, ...], what: str):
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Adds the ``table`` sub-command to ``subparsers`` and returns its parser."""
-    parser = subparsers.add_parser(
-        "table",
-        help="Markdown table of our results beside the paper's Tables 3, 4 and 6",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=HelpFormatter,
-    )
+    parser = add_command(subparsers, "table", _HELP, _DESCRIPTION, _EPILOG)
     parser.add_argument("--results", nargs="+", type=Path, default=[Path("runs")],
                         metavar="PATH",
                         help="results files (*.jsonl) or directories searched recursively")

@@ -15,7 +15,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
     from liquidtime.experiments.runner import RunConfig
 
+_N = TypeVar("_N", int, float)
+
+_HELP = "train one model on one task with the paper's protocol"
 _DESCRIPTION = """\
 Train one model on one task of the LTC paper (Hasani et al., AAAI 2021) with the
 paper's protocol: Adam on the full backpropagation through time, training
@@ -117,35 +120,73 @@ class _Unset:
 
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0 or str(value) != text.strip().lstrip("+"):
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _number(
+        text, int, "a positive integer",
+        lambda value: value > 0 and str(value) == text.strip().lstrip("+"),
+    )
 
 
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+    return _number(text, int, "a non-negative integer", lambda value: value >= 0)
 
 
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
+    return _number(
+        text, float, "a positive number", lambda value: math.isfinite(value) and value > 0
+    )
+
+
+def _number(text: str, convert: Callable[[str], _N], expected: str, valid: Callable[[_N], bool]) -> _N:
+    """``convert(text)`` if it converts and is ``valid``, else argparse's error.
+
+    Args:
+        text: The option's value on the command line.
+        convert: ``int`` or ``float``.
+        expected: What a valid value is, for the error ("a positive integer").
+        valid: Whether a converted value is allowed.
+
+    Returns:
+        The converted value.
+
+    Raises:
+        argparse.ArgumentTypeError: "expected <expected>, got <text>".
+    """
+    error = argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        raise error from None
+    if not valid(value):
+        raise error
     return value
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    summary: str,
+    description: str,
+    epilog: str,
+    formatter_class: type[argparse.HelpFormatter] = HelpFormatter,
+) -> argparse.ArgumentParser:
+    """Adds the parser of sub-command ``name``, its description laid out as written.
+
+    Args:
+        subparsers: The ``liquidtime`` parser's sub-commands.
+        name: The sub-command.
+        summary: Its line in ``liquidtime --help``.
+        description: The text above its options.
+        epilog: The text below them (examples).
+        formatter_class: How the help is laid out (default :class:`HelpFormatter`).
+
+    Returns:
+        The sub-command's parser, without options yet.
+    """
+    return subparsers.add_parser(
+        name, help=summary, description=description, epilog=epilog, formatter_class=formatter_class
+    )
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -396,13 +437,7 @@ def _scalar_from_file(
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Adds the ``train`` sub-command to ``subparsers`` and returns its parser."""
-    parser = subparsers.add_parser(
-        "train",
-        help="train one model on one task with the paper's protocol",
-        description=_DESCRIPTION,
-        epilog=_epilog(),
-        formatter_class=HelpFormatter,
-    )
+    parser = add_command(subparsers, "train", _HELP, _DESCRIPTION, _epilog())
     add_data_arguments(parser)
     model = parser.add_argument_group("model")
     model.add_argument("--model", required=True, choices=MODEL_NAMES + NCPS_MODELS,
@@ -460,6 +495,22 @@ def fail(command: str, error: BaseException) -> int:
     return 2
 
 
+def interrupted(command: str, saved: str, again: str) -> int:
+    """Prints to stderr how to go on after Ctrl-C stopped a command; returns exit code 130.
+
+    Args:
+        command: The sub-command, e.g. ``"train"``.
+        saved: What was kept, e.g. ``"the last finished epoch is checkpointed"``.
+        again: How to run the command to continue: ``"with --resume"`` or ``"again"``.
+
+    Returns:
+        130.
+    """
+    print(f"\nliquidtime {command}: interrupted; {saved}: run the same command {again} to continue.",
+          file=sys.stderr)
+    return 130
+
+
 EXPECTED_ERRORS = (ValueError, RuntimeError, NotImplementedError, FileNotFoundError,
                    DatasetNotFoundError, MalformedDatasetError)
 
@@ -491,11 +542,6 @@ def run(args: argparse.Namespace) -> int:
     except EXPECTED_ERRORS as error:
         return fail("train", error)
     except KeyboardInterrupt:
-        print(
-            "\nliquidtime train: interrupted; the last finished epoch is checkpointed: "
-            "run the same command with --resume to continue.",
-            file=sys.stderr,
-        )
-        return 130
+        return interrupted("train", "the last finished epoch is checkpointed", "with --resume")
     print(f"Result appended to {args.output / RESULTS_FILE}")
     return 0

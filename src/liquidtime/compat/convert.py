@@ -96,12 +96,10 @@ class ConvertedWiring(MatrixWiring):
         )
 
     def neuron_type(self, neuron_id: int) -> str:
-        neuron_id = check_int("neuron_id", neuron_id, 0, self.units - 1)
-        if neuron_id < self.output_dim:
-            return "motor"
-        if neuron_id < self.output_dim + self.command_neurons:
+        kind = super().neuron_type(neuron_id)  # "motor" or "inter"
+        if kind == "inter" and neuron_id < self.output_dim + self.command_neurons:
             return "command"
-        return "inter"
+        return kind
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "command_neurons": self.command_neurons}

@@ -51,6 +51,41 @@ def check_header(path: Path, fields: Sequence[str], expected: Sequence[str], lin
         )
 
 
+def csv_data_rows(path: Path, header: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header of a CSV file, once the header is checked.
+
+    Args:
+        path: The file.
+        header: The fields its first non-blank line must hold.
+
+    Returns:
+        ``(line_number, fields)`` of each following non-blank line (see :func:`csv_rows`).
+
+    Raises:
+        MalformedDatasetError: If the file is empty or its header differs.
+    """
+    rows = csv_rows(path)
+    first = next(rows, None)
+    if first is None:
+        raise MalformedDatasetError(path, "the file is empty")
+    check_header(path, first[1], header, first[0])
+    return rows
+
+
+def check_more_rows_than(path: Path, num_rows: int, length: int) -> None:
+    """Raises :class:`MalformedDatasetError` unless a file has more than ``length`` data rows.
+
+    Args:
+        path: The file, for the error.
+        num_rows: Its number of data rows.
+        length: The window length, which the rows must exceed.
+    """
+    if num_rows <= length:
+        raise MalformedDatasetError(
+            path, f"expected more than {length} data rows, found {num_rows}"
+        )
+
+
 def check_field_count(
     path: Path, fields: Sequence[str], expected: int, line: int, delimiter: str | None = ","
 ) -> None:

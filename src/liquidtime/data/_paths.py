@@ -35,8 +35,20 @@ ENV_VAR = "LIQUIDTIME_DATA"
 _PACKAGED_TASKS = ("occupancy",)
 
 
+def ships_with_liquidtime(info: TaskInfo) -> bool:
+    """Whether a copy of a task's files is inside the package.
+
+    Args:
+        info: The task.
+
+    Returns:
+        True for occupancy, False for the others.
+    """
+    return info.name in _PACKAGED_TASKS
+
+
 def _packaged_dir(info: TaskInfo) -> Path | None:
-    if info.name not in _PACKAGED_TASKS:
+    if not ships_with_liquidtime(info):
         return None
     return Path(str(importlib.resources.files("liquidtime.data").joinpath("_files").joinpath(info.folder)))
 

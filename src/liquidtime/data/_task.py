@@ -18,6 +18,11 @@ CORRECTED = "corrected"
 ORIGINAL = "original"
 PROTOCOLS = (CORRECTED, ORIGINAL)
 
+#: One split of a task: inputs and targets.
+Split = tuple[np.ndarray, np.ndarray]
+#: A task's ``(train, valid, test)`` splits.
+Splits = tuple[Split, Split, Split]
+
 #: Model names of the paper's comparison, as used by :data:`PAPER_RESULTS` and
 #: :meth:`TrainingDefaults.learning_rate`.
 MODELS = ("lstm", "ctrnn", "node", "ctgru", "ltc")
@@ -197,13 +202,7 @@ class Task:
         )
 
 
-def build_task(
-    info: TaskInfo,
-    protocol: str,
-    train: tuple[np.ndarray, np.ndarray],
-    valid: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
-) -> Task:
+def build_task(info: TaskInfo, protocol: str, train: Split, valid: Split, test: Split) -> Task:
     """Makes a :class:`Task`, casting inputs to float32 and targets to the kind's dtype."""
     target_dtype = np.float32 if info.kind == REGRESSION else np.int32
     arrays = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 
@@ -52,3 +54,55 @@ def stack_as_sequences(windows: np.ndarray) -> np.ndarray:
     windows become ``T`` sequences of ``N`` steps.
     """
     return np.swapaxes(windows, 0, 1)
+
+
+def window_pairs(
+    x: np.ndarray, y: np.ndarray, starts: np.ndarray, length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of inputs and of targets that start at the same rows.
+
+    Args:
+        x: Inputs, time on the first axis.
+        y: Targets, one per row of ``x``.
+        starts: Start rows.
+        length: Window length ``T``.
+
+    Returns:
+        ``(take_windows(x, starts, length), take_windows(y, starts, length))``.
+    """
+    return take_windows(x, starts, length), take_windows(y, starts, length)
+
+
+def strided_windows(
+    x: np.ndarray, y: np.ndarray, length: int, stride: int, as_sequences: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of ``length`` rows of ``x`` and ``y``, ``stride`` rows apart.
+
+    Args:
+        x: Inputs, time on the first axis.
+        y: Targets, one per row of ``x``.
+        length: Window length ``T``.
+        stride: Rows between consecutive starts (see :func:`window_starts`).
+        as_sequences: Give the original ozone/traffic layout instead
+            (:func:`stack_as_sequences`).
+
+    Returns:
+        Input and target windows, ``(N, T, ...)`` (``(T, N, ...)`` with ``as_sequences``).
+    """
+    windows = window_pairs(x, y, window_starts(len(x), length, stride), length)
+    if as_sequences:
+        return stack_as_sequences(windows[0]), stack_as_sequences(windows[1])
+    return windows
+
+
+def concatenate_pairs(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Joins the windows cut from several series (files, recordings, traces), in order.
+
+    Args:
+        pairs: ``(inputs, targets)`` windows of each series.
+
+    Returns:
+        All inputs and all targets, each concatenated along the first axis.
+    """
+    inputs, targets = zip(*pairs, strict=True)
+    return np.concatenate(inputs), np.concatenate(targets)

@@ -18,15 +18,14 @@ Protocol (the original and the corrected protocol are the same):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
-from liquidtime.data._paths import locate_files
-from liquidtime.data._task import MSE, REGRESSION, Task, TaskInfo, build_task, check_protocol
-from liquidtime.data._windows import take_windows, window_starts
+from liquidtime.data._loader import task_loader
+from liquidtime.data._task import MSE, REGRESSION, Split, Splits, TaskInfo
+from liquidtime.data._windows import concatenate_pairs, take_windows, window_starts
 
 STATE_SIZE = 17
 SEQUENCE_LENGTH = 32
@@ -56,42 +55,28 @@ INFO = TaskInfo(
 )
 
 
-def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
-    """Loads the half-cheetah task.
+def _arrays(paths: list[Path], protocol: str) -> Splits:
+    """Each split: the next-step windows of its traces, in trace and start order."""
+
+    def windows(traces: range) -> Split:
+        return concatenate_pairs(_next_step_windows(_read_trace(paths[index])) for index in traces)
+
+    return windows(TRAIN_TRACES), windows(VALID_TRACES), windows(TEST_TRACES)
+
+
+def _next_step_windows(trace: np.ndarray) -> Split:
+    """Windows of 32 states every 10 steps, with the same windows one step later as targets.
 
     Args:
-        data_dir: Data root or the ``cheetah`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
-        protocol: ``"corrected"`` or ``"original"`` (identical for this task).
+        trace: ``(steps, 17)`` states.
 
     Returns:
-        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, 32, 17)`` and
-        float32 targets ``(N, 32, 17)``. With 1000-step traces: 970 training,
-        485 validation and 970 test windows.
-
-    Raises:
-        DatasetNotFoundError: If one of ``trace_0000.npy`` ... ``trace_0024.npy``
-            is missing.
-        MalformedDatasetError: If a trace is not a readable ``(steps, 17)``
-            numeric array or holds a value that is not finite in float32.
+        Input and target windows, each ``(N, 32, 17)``.
     """
-    protocol = check_protocol(protocol)
-    paths = locate_files(INFO, data_dir)
-
-    def windows(traces: range) -> tuple[np.ndarray, np.ndarray]:
-        inputs, targets = [], []
-        for index in traces:
-            trace = _read_trace(paths[index])
-            starts = window_starts(len(trace), SEQUENCE_LENGTH + 1, STRIDE)
-            inputs.append(take_windows(trace, starts, SEQUENCE_LENGTH))
-            targets.append(take_windows(trace, starts, SEQUENCE_LENGTH, offset=1))
-        return np.concatenate(inputs), np.concatenate(targets)
-
-    return build_task(
-        INFO,
-        protocol,
-        train=windows(TRAIN_TRACES),
-        valid=windows(VALID_TRACES),
-        test=windows(TEST_TRACES),
+    starts = window_starts(len(trace), SEQUENCE_LENGTH + 1, STRIDE)
+    return (
+        take_windows(trace, starts, SEQUENCE_LENGTH),
+        take_windows(trace, starts, SEQUENCE_LENGTH, offset=1),
     )
 
 
@@ -120,3 +105,17 @@ def _read_trace(path: Path) -> np.ndarray:
             f"3.4e38): regenerate the trace or replace it with a finite one",
         )
     return trace
+
+
+load_data = task_loader(
+    INFO,
+    _arrays,
+    returns=(
+        "float32 inputs ``(N, 32, 17)`` and float32 targets ``(N, 32, 17)``. With 1000-step "
+        "traces: 970 training, 485 validation and 970 test windows."
+    ),
+    malformed=(
+        "If a trace is not a readable ``(steps, 17)`` numeric array or holds a value that is "
+        "not finite in float32."
+    ),
+)

@@ -22,25 +22,17 @@ Protocol (the original and the corrected protocol are the same):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
-from liquidtime.data._parsing import check_field_count, check_header, csv_rows, parse_float
-from liquidtime.data._paths import locate_files
+from liquidtime.data._loader import task_loader
+from liquidtime.data._parsing import check_field_count, csv_data_rows, parse_float
 from liquidtime.data._scaling import standardise
-from liquidtime.data._splits import random_split
-from liquidtime.data._task import (
-    ACCURACY,
-    PER_STEP_CLASSIFICATION,
-    Task,
-    TaskInfo,
-    build_task,
-    check_protocol,
-)
-from liquidtime.data._windows import take_windows
+from liquidtime.data._splits import split_at_random
+from liquidtime.data._task import ACCURACY, PER_STEP_CLASSIFICATION, Splits, TaskInfo
+from liquidtime.data._windows import concatenate_pairs, window_pairs
 
 NUM_FEATURES = 32
 HEADER = tuple(str(i) for i in range(1, NUM_FEATURES + 1)) + ("Phase",)
@@ -76,64 +68,36 @@ INFO = TaskInfo(
 )
 
 
-def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
-    """Loads the gesture task.
-
-    Args:
-        data_dir: Data root or the ``gesture`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
-        protocol: ``"corrected"`` or ``"original"`` (identical for this task).
-
-    Returns:
-        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, 32, 32)``
-        and int32 labels ``(N, 32)`` in ``0..4``. On the UCI files: 605
-        windows, 455 training, 60 validation and 90 test.
-
-    Raises:
-        DatasetNotFoundError: If a file is missing.
-        MalformedDatasetError: If a file does not have the format above.
-    """
-    protocol = check_protocol(protocol)
-    paths = locate_files(INFO, data_dir)
-    windows_x, windows_y = [], []
-    for path in paths:
-        x, y = _read_file(path)
-        starts = _interleaved_starts(len(x))
-        windows_x.append(take_windows(x, starts, SEQUENCE_LENGTH))
-        windows_y.append(take_windows(y, starts, SEQUENCE_LENGTH))
-    x = np.concatenate(windows_x)
-    y = np.concatenate(windows_y)
+def _arrays(paths: list[Path], protocol: str) -> Splits:
+    """The windows of all files, z-scored together and split at random."""
+    x, y = concatenate_pairs(_interleaved_windows(*_read_file(path)) for path in paths)
     if len(x) == 0:
         raise MalformedDatasetError(
             paths[0].parent,
             f"expected at least one file with {SEQUENCE_LENGTH} or more rows, found none",
         )
     flat = x.reshape(-1, NUM_FEATURES)
-    x = standardise(x, flat.mean(axis=0), flat.std(axis=0))
-
-    train_idx, valid_idx, test_idx = random_split(len(x), SPLIT_SEED)
-    return build_task(
-        INFO,
-        protocol,
-        train=(x[train_idx], y[train_idx]),
-        valid=(x[valid_idx], y[valid_idx]),
-        test=(x[test_idx], y[test_idx]),
-    )
+    return split_at_random(standardise(x, flat.mean(axis=0), flat.std(axis=0)), y, SPLIT_SEED)
 
 
-def _interleaved_starts(num_rows: int) -> np.ndarray:
-    """``0, 16, 32, ..., 32 (m - 1)`` for ``m = num_rows // 32`` whole blocks."""
-    num_blocks = num_rows // SEQUENCE_LENGTH
-    return np.arange(0, max(2 * num_blocks - 1, 0), dtype=np.int64) * (SEQUENCE_LENGTH // 2)
+def _interleaved_windows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A file's windows at ``0, 16, 32, ..., 32 (m - 1)`` for its ``m = rows // 32`` whole blocks.
+
+    Args:
+        x: The file's features, one row per frame.
+        y: Its phase labels.
+
+    Returns:
+        Feature and label windows of 32 frames.
+    """
+    num_blocks = len(x) // SEQUENCE_LENGTH
+    starts = np.arange(0, max(2 * num_blocks - 1, 0), dtype=np.int64) * (SEQUENCE_LENGTH // 2)
+    return window_pairs(x, y, starts, SEQUENCE_LENGTH)
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    rows = csv_rows(path)
-    header = next(rows, None)
-    if header is None:
-        raise MalformedDatasetError(path, "the file is empty")
-    check_header(path, header[1], HEADER, header[0])
     features, labels = [], []
-    for line, fields in rows:
+    for line, fields in csv_data_rows(path, HEADER):
         check_field_count(path, fields, len(HEADER), line)
         features.append(
             [parse_float(path, fields[i], line, HEADER[i]) for i in range(NUM_FEATURES)]
@@ -147,3 +111,13 @@ def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(features, dtype=np.float64).reshape(-1, NUM_FEATURES), np.asarray(
         labels, dtype=np.int32
     )
+
+
+load_data = task_loader(
+    INFO,
+    _arrays,
+    returns=(
+        "float32 inputs ``(N, 32, 32)`` and int32 labels ``(N, 32)`` in ``0..4``. On the UCI "
+        "files: 605 windows, 455 training, 60 validation and 90 test."
+    ),
+)

@@ -18,24 +18,16 @@ Protocol (the original and the corrected protocol are the same):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
+from liquidtime.data._loader import task_loader
 from liquidtime.data._parsing import read_float_table
-from liquidtime.data._paths import locate_files
-from liquidtime.data._splits import random_split
-from liquidtime.data._task import (
-    ACCURACY,
-    PER_STEP_CLASSIFICATION,
-    Task,
-    TaskInfo,
-    build_task,
-    check_protocol,
-)
-from liquidtime.data._windows import take_windows, window_starts
+from liquidtime.data._splits import split_off_validation
+from liquidtime.data._task import ACCURACY, PER_STEP_CLASSIFICATION, Splits, TaskInfo
+from liquidtime.data._windows import strided_windows
 
 NUM_FEATURES = 561
 SEQUENCE_LENGTH = 16
@@ -69,48 +61,15 @@ INFO = TaskInfo(
 )
 
 
-def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
-    """Loads the HAR task.
-
-    Args:
-        data_dir: Data root or the ``har`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
-        protocol: ``"corrected"`` or ``"original"`` (identical for this task).
-
-    Returns:
-        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, 16, 561)``
-        and int32 labels ``(N, 16)`` in ``0..5``. On the UCI files (7,352
-        training and 2,947 test rows): 6,603 training, 733 validation and 367
-        test windows.
-
-    Raises:
-        DatasetNotFoundError: If a file is missing.
-        MalformedDatasetError: If a file does not have the format above.
-    """
-    protocol = check_protocol(protocol)
-    x_train_path, y_train_path, x_test_path, y_test_path = locate_files(INFO, data_dir)
+def _arrays(paths: list[Path], protocol: str) -> Splits:
+    """Training windows (10% for validation) and test windows, in the files' row order."""
+    x_train_path, y_train_path, x_test_path, y_test_path = paths
     train_x, train_y = _read_split(x_train_path, y_train_path)
     test_x, test_y = _read_split(x_test_path, y_test_path)
-
-    starts = window_starts(len(train_x), SEQUENCE_LENGTH, TRAIN_STRIDE)
-    train_idx, valid_idx, _ = random_split(
-        len(starts), SPLIT_SEED, valid_fraction=0.1, test_fraction=0.0
+    train, valid = split_off_validation(
+        train_x, train_y, SEQUENCE_LENGTH, TRAIN_STRIDE, SPLIT_SEED
     )
-    test_starts = window_starts(len(test_x), SEQUENCE_LENGTH, TEST_STRIDE)
-
-    def windows(
-        x: np.ndarray, y: np.ndarray, window_starts_: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return take_windows(x, window_starts_, SEQUENCE_LENGTH), take_windows(
-            y, window_starts_, SEQUENCE_LENGTH
-        )
-
-    return build_task(
-        INFO,
-        protocol,
-        train=windows(train_x, train_y, starts[train_idx]),
-        valid=windows(train_x, train_y, starts[valid_idx]),
-        test=windows(test_x, test_y, test_starts),
-    )
+    return train, valid, strided_windows(test_x, test_y, SEQUENCE_LENGTH, TEST_STRIDE)
 
 
 def _read_split(x_path: Path, y_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -132,3 +91,14 @@ def _read_split(x_path: Path, y_path: Path) -> tuple[np.ndarray, np.ndarray]:
             x_path, f"expected more than {SEQUENCE_LENGTH} rows, found {len(x)}"
         )
     return x, (y - 1).astype(np.int32)
+
+
+load_data = task_loader(
+    INFO,
+    _arrays,
+    returns=(
+        "float32 inputs ``(N, 16, 561)`` and int32 labels ``(N, 16)`` in ``0..5``. On the UCI "
+        "files (7,352 training and 2,947 test rows): 6,603 training, 733 validation and 367 "
+        "test windows."
+    ),
+)

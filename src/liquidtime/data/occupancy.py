@@ -21,26 +21,17 @@ Protocol (the original and the corrected protocol are the same):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
-from liquidtime.data._parsing import check_field_count, check_header, csv_rows, parse_float
-from liquidtime.data._paths import locate_files
+from liquidtime.data._loader import task_loader
+from liquidtime.data._parsing import check_field_count, check_more_rows_than, csv_data_rows, parse_float
 from liquidtime.data._scaling import standardise
-from liquidtime.data._splits import random_split
-from liquidtime.data._task import (
-    ACCURACY,
-    PER_STEP_CLASSIFICATION,
-    Task,
-    TaskInfo,
-    TrainingDefaults,
-    build_task,
-    check_protocol,
-)
-from liquidtime.data._windows import take_windows, window_starts
+from liquidtime.data._splits import split_off_validation
+from liquidtime.data._task import ACCURACY, PER_STEP_CLASSIFICATION, Splits, TaskInfo, TrainingDefaults
+from liquidtime.data._windows import concatenate_pairs, strided_windows
 
 HEADER = ("date", "Temperature", "Humidity", "Light", "CO2", "HumidityRatio", "Occupancy")
 FEATURES = ("Temperature", "Humidity", "Light", "CO2", "HumidityRatio")
@@ -70,80 +61,40 @@ INFO = TaskInfo(
 )
 
 
-def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
-    """Loads the occupancy task.
-
-    Args:
-        data_dir: Data root or the ``occupancy`` folder; ``None`` uses
-            ``LIQUIDTIME_DATA`` and then the copy shipped with liquidtime.
-        protocol: ``"corrected"`` or ``"original"`` (identical for this task).
-
-    Returns:
-        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, 16, 5)`` and
-        int32 labels ``(N, 16)``. On the UCI files: 7,315 training, 812
-        validation and 1,549 test windows.
-
-    Raises:
-        DatasetNotFoundError: If a file is missing.
-        MalformedDatasetError: If a file does not have the format above.
-    """
-    protocol = check_protocol(protocol)
-    train_path, test_path, test2_path = locate_files(INFO, data_dir)
+def _arrays(paths: list[Path], protocol: str) -> Splits:
+    """Training windows (10% for validation), then the windows of both test files."""
+    train_path, *test_paths = paths
     train_x, train_y = _read_file(train_path)
     mean, std = train_x.mean(axis=0), train_x.std(axis=0)
-
-    starts = window_starts(len(train_x), SEQUENCE_LENGTH, TRAIN_STRIDE)
-    train_idx, valid_idx, _ = random_split(
-        len(starts), SPLIT_SEED, valid_fraction=0.1, test_fraction=0.0
+    train, valid = split_off_validation(
+        standardise(train_x, mean, std), train_y, SEQUENCE_LENGTH, TRAIN_STRIDE, SPLIT_SEED
     )
-    train_x = standardise(train_x, mean, std)
-
-    test_windows = []
-    for path in (test_path, test2_path):
-        x, y = _read_file(path)
-        test_starts = window_starts(len(x), SEQUENCE_LENGTH, TEST_STRIDE)
-        test_windows.append(
-            (
-                take_windows(standardise(x, mean, std), test_starts, SEQUENCE_LENGTH),
-                take_windows(y, test_starts, SEQUENCE_LENGTH),
-            )
-        )
-
-    def windows(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (
-            take_windows(train_x, starts[index], SEQUENCE_LENGTH),
-            take_windows(train_y, starts[index], SEQUENCE_LENGTH),
-        )
-
-    return build_task(
-        INFO,
-        protocol,
-        train=windows(train_idx),
-        valid=windows(valid_idx),
-        test=(
-            np.concatenate([x for x, _ in test_windows]),
-            np.concatenate([y for _, y in test_windows]),
-        ),
+    test = concatenate_pairs(
+        strided_windows(standardise(x, mean, std), y, SEQUENCE_LENGTH, TEST_STRIDE)
+        for x, y in map(_read_file, test_paths)
     )
+    return train, valid, test
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    rows = csv_rows(path)
-    header = next(rows, None)
-    if header is None:
-        raise MalformedDatasetError(path, "the file is empty")
-    check_header(path, header[1], HEADER, header[0])
     columns = [HEADER.index(name) + 1 for name in FEATURES]
     features, labels = [], []
-    for line, fields in rows:
+    for line, fields in csv_data_rows(path, HEADER):
         check_field_count(path, fields, len(HEADER) + 1, line)
         features.append([parse_float(path, fields[c], line, HEADER[c - 1]) for c in columns])
         label = fields[len(HEADER)].strip()
         if label not in ("0", "1"):
             raise MalformedDatasetError(path, f"expected Occupancy 0 or 1, found {label!r}", line)
         labels.append(int(label))
-    if len(labels) <= SEQUENCE_LENGTH:
-        raise MalformedDatasetError(
-            path, f"expected more than {SEQUENCE_LENGTH} data rows, found {len(labels)}"
-        )
+    check_more_rows_than(path, len(labels), SEQUENCE_LENGTH)
     return np.asarray(features, dtype=np.float64), np.asarray(labels, dtype=np.int32)
+
+
+load_data = task_loader(
+    INFO,
+    _arrays,
+    returns=(
+        "float32 inputs ``(N, 16, 5)`` and int32 labels ``(N, 16)``. On the UCI files: 7,315 "
+        "training, 812 validation and 1,549 test windows."
+    ),
+)

@@ -26,26 +26,17 @@ come from that layout.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
-from liquidtime.data._parsing import read_float_table
-from liquidtime.data._paths import locate_files
+from liquidtime.data._loader import task_loader
+from liquidtime.data._parsing import check_more_rows_than, read_float_table
 from liquidtime.data._scaling import standardise
-from liquidtime.data._splits import random_split
-from liquidtime.data._task import (
-    F1,
-    ORIGINAL,
-    PER_STEP_CLASSIFICATION,
-    Task,
-    TaskInfo,
-    build_task,
-    check_protocol,
-)
-from liquidtime.data._windows import stack_as_sequences, take_windows, window_starts
+from liquidtime.data._splits import split_at_random
+from liquidtime.data._task import F1, ORIGINAL, PER_STEP_CLASSIFICATION, Splits, TaskInfo
+from liquidtime.data._windows import strided_windows
 
 NUM_FEATURES = 72
 NUM_FIELDS = NUM_FEATURES + 2
@@ -79,40 +70,12 @@ INFO = TaskInfo(
 )
 
 
-def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
-    """Loads the ozone task.
-
-    Args:
-        data_dir: Data root or the ``ozone`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
-        protocol: ``"corrected"`` (default) or ``"original"`` (see the module
-            docstring).
-
-    Returns:
-        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, T, 72)`` and
-        int32 labels ``(N, T)`` in ``{0, 1}``. Corrected on the UCI file (2,534
-        days): 626 windows of 32 steps, 471 training, 62 validation and 93 test.
-        Original: sequences of 626 steps, 25 training, 3 validation and 4 test.
-
-    Raises:
-        DatasetNotFoundError: If the file is missing.
-        MalformedDatasetError: If the file does not have the format above.
-    """
-    protocol = check_protocol(protocol)
-    (path,) = locate_files(INFO, data_dir)
+def _arrays(paths: list[Path], protocol: str) -> Splits:
+    """Windows of 32 days (the original protocol: 32 sequences), split at random."""
+    (path,) = paths
     x, y = _read_file(path)
-    starts = window_starts(len(x), SEQUENCE_LENGTH, STRIDE)
-    windows_x = take_windows(x, starts, SEQUENCE_LENGTH)
-    windows_y = take_windows(y, starts, SEQUENCE_LENGTH)
-    if protocol == ORIGINAL:
-        windows_x, windows_y = stack_as_sequences(windows_x), stack_as_sequences(windows_y)
-    train_idx, valid_idx, test_idx = random_split(len(windows_x), SPLIT_SEED)
-    return build_task(
-        INFO,
-        protocol,
-        train=(windows_x[train_idx], windows_y[train_idx]),
-        valid=(windows_x[valid_idx], windows_y[valid_idx]),
-        test=(windows_x[test_idx], windows_y[test_idx]),
-    )
+    windows = strided_windows(x, y, SEQUENCE_LENGTH, STRIDE, as_sequences=protocol == ORIGINAL)
+    return split_at_random(*windows, SPLIT_SEED)
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -128,9 +91,17 @@ def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"expected the class 0. or 1. in the last field, "
             f"found {labels[bad[0]]!r} in data row {bad[0] + 1}",
         )
-    if len(labels) <= SEQUENCE_LENGTH:
-        raise MalformedDatasetError(
-            path, f"expected more than {SEQUENCE_LENGTH} data rows, found {len(labels)}"
-        )
+    check_more_rows_than(path, len(labels), SEQUENCE_LENGTH)
     features = np.nan_to_num(features, nan=0.0)
     return standardise(features, features.mean(), features.std()), labels.astype(np.int32)
+
+
+load_data = task_loader(
+    INFO,
+    _arrays,
+    returns=(
+        "float32 inputs ``(N, T, 72)`` and int32 labels ``(N, T)`` in ``{0, 1}``. Corrected on "
+        "the UCI file (2,534 days): 626 windows of 32 steps, 471 training, 62 validation and 93 "
+        "test. Original: sequences of 626 steps, 25 training, 3 validation and 4 test."
+    ),
+)

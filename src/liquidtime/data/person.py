@@ -26,26 +26,23 @@ file), which the original code never appended.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
+from liquidtime.data._loader import task_loader
 from liquidtime.data._parsing import check_field_count, parse_float, read_text
-from liquidtime.data._paths import locate_files
-from liquidtime.data._splits import random_split
+from liquidtime.data._splits import split_at_random
 from liquidtime.data._task import (
     ACCURACY,
     ORIGINAL,
     PER_STEP_CLASSIFICATION,
-    Task,
+    Splits,
     TaskInfo,
     TrainingDefaults,
-    build_task,
-    check_protocol,
 )
-from liquidtime.data._windows import take_windows, window_starts
+from liquidtime.data._windows import concatenate_pairs, strided_windows
 
 TAGS = ("010-000-024-033", "010-000-030-096", "020-000-033-111", "020-000-032-221")
 ACTIVITIES = {
@@ -88,24 +85,9 @@ INFO = TaskInfo(
 )
 
 
-def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
-    """Loads the person activity task.
-
-    Args:
-        data_dir: Data root or the ``person`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
-        protocol: ``"corrected"`` (default, all recordings) or ``"original"``
-            (without the last recording).
-
-    Returns:
-        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, 32, 7)`` and
-        int32 labels ``(N, 32)`` in ``0..6``.
-
-    Raises:
-        DatasetNotFoundError: If the file is missing.
-        MalformedDatasetError: If the file does not have the format above.
-    """
-    protocol = check_protocol(protocol)
-    (path,) = locate_files(INFO, data_dir)
+def _arrays(paths: list[Path], protocol: str) -> Splits:
+    """The windows of every recording (the original protocol: but the last), split at random."""
+    (path,) = paths
     recordings = _read_recordings(path)
     if protocol == ORIGINAL:
         if len(recordings) < 2:
@@ -113,20 +95,8 @@ def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "correc
                 path, "expected at least two recordings (the original protocol drops the last one)"
             )
         recordings = recordings[:-1]
-    windows_x, windows_y = [], []
-    for x, y in recordings:
-        starts = window_starts(len(x), SEQUENCE_LENGTH, STRIDE)
-        windows_x.append(take_windows(x, starts, SEQUENCE_LENGTH))
-        windows_y.append(take_windows(y, starts, SEQUENCE_LENGTH))
-    x, y = np.concatenate(windows_x), np.concatenate(windows_y)
-    train_idx, valid_idx, test_idx = random_split(len(x), SPLIT_SEED)
-    return build_task(
-        INFO,
-        protocol,
-        train=(x[train_idx], y[train_idx]),
-        valid=(x[valid_idx], y[valid_idx]),
-        test=(x[test_idx], y[test_idx]),
-    )
+    windows = concatenate_pairs(strided_windows(x, y, SEQUENCE_LENGTH, STRIDE) for x, y in recordings)
+    return split_at_random(*windows, SPLIT_SEED)
 
 
 def _read_recordings(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -161,3 +131,8 @@ def _read_recordings(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     names_array = np.asarray(names)
     boundaries = np.flatnonzero(names_array[1:] != names_array[:-1]) + 1
     return list(zip(np.split(x, boundaries), np.split(y, boundaries), strict=True))
+
+
+load_data = task_loader(
+    INFO, _arrays, returns="float32 inputs ``(N, 32, 7)`` and int32 labels ``(N, 32)`` in ``0..6``."
+)

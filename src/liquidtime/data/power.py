@@ -26,26 +26,16 @@ about 243.4 instead of 240.8); the corrected protocol uses float64.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
-from liquidtime.data._parsing import check_header, read_first_line, read_float_table
-from liquidtime.data._paths import locate_files
+from liquidtime.data._loader import task_loader
+from liquidtime.data._parsing import check_header, check_more_rows_than, read_first_line, read_float_table
 from liquidtime.data._scaling import standardise
 from liquidtime.data._splits import random_split
-from liquidtime.data._task import (
-    MSE,
-    ORIGINAL,
-    REGRESSION,
-    Task,
-    TaskInfo,
-    TrainingDefaults,
-    build_task,
-    check_protocol,
-)
+from liquidtime.data._task import MSE, ORIGINAL, REGRESSION, Split, Splits, TaskInfo, TrainingDefaults
 from liquidtime.data._windows import take_windows, window_starts
 
 HEADER = (
@@ -87,27 +77,9 @@ INFO = TaskInfo(
 )
 
 
-def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
-    """Loads the power task.
-
-    Reading the full UCI file takes a few seconds.
-
-    Args:
-        data_dir: Data root or the ``power`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
-        protocol: ``"corrected"`` (default) or ``"original"`` (float32
-            statistics, see the module docstring).
-
-    Returns:
-        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, 32, 6)`` and
-        float32 targets ``(N, 32, 1)``. On the UCI file (2,075,259 rows): 64,851
-        windows, 48,639 training, 6,485 validation and 9,727 test.
-
-    Raises:
-        DatasetNotFoundError: If the file is missing.
-        MalformedDatasetError: If the file does not have the format above.
-    """
-    protocol = check_protocol(protocol)
-    (path,) = locate_files(INFO, data_dir)
+def _arrays(paths: list[Path], protocol: str) -> Splits:
+    """Non-overlapping windows of the z-scored columns, split at random."""
+    (path,) = paths
     values = _read_file(path)
     if protocol == ORIGINAL:
         values = values.astype(np.float32)
@@ -116,19 +88,13 @@ def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "correc
     else:
         values = standardise(values, values.mean(axis=0), values.std(axis=0))
     starts = window_starts(len(values), SEQUENCE_LENGTH, SEQUENCE_LENGTH)
-    train_idx, valid_idx, test_idx = random_split(len(starts), SPLIT_SEED)
 
-    def windows(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def windows(index: np.ndarray) -> Split:
         window = take_windows(values, starts[index], SEQUENCE_LENGTH)
         return window[..., 1:], window[..., :1]
 
-    return build_task(
-        INFO,
-        protocol,
-        train=windows(train_idx),
-        valid=windows(valid_idx),
-        test=windows(test_idx),
-    )
+    train_idx, valid_idx, test_idx = random_split(len(starts), SPLIT_SEED)
+    return windows(train_idx), windows(valid_idx), windows(test_idx)
 
 
 def _read_file(path: Path) -> np.ndarray:
@@ -144,10 +110,7 @@ def _read_file(path: Path) -> np.ndarray:
         column_names=HEADER,
         fix=NON_FINITE_FIX,
     )
-    if len(values) <= SEQUENCE_LENGTH:
-        raise MalformedDatasetError(
-            path, f"expected more than {SEQUENCE_LENGTH} data rows, found {len(values)}"
-        )
+    check_more_rows_than(path, len(values), SEQUENCE_LENGTH)
     return _forward_fill(path, values)
 
 
@@ -164,3 +127,14 @@ def _forward_fill(path: Path, values: np.ndarray) -> np.ndarray:
         previous = np.maximum(np.searchsorted(observed, holes) - 1, 0)
         values[holes, column] = values[observed[previous], column]
     return values
+
+
+load_data = task_loader(
+    INFO,
+    _arrays,
+    returns=(
+        "float32 inputs ``(N, 32, 6)`` and float32 targets ``(N, 32, 1)``. On the UCI file "
+        "(2,075,259 rows, read in a few seconds): 64,851 windows, 48,639 training, 6,485 "
+        "validation and 9,727 test."
+    ),
+)

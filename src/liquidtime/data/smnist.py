@@ -16,22 +16,13 @@ images.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
-from liquidtime.data._paths import locate_files
-from liquidtime.data._task import (
-    ACCURACY,
-    SEQUENCE_CLASSIFICATION,
-    Task,
-    TaskInfo,
-    TrainingDefaults,
-    build_task,
-    check_protocol,
-)
+from liquidtime.data._loader import task_loader
+from liquidtime.data._task import ACCURACY, SEQUENCE_CLASSIFICATION, Splits, TaskInfo, TrainingDefaults
 
 IMAGE_MAGIC = 0x803
 LABEL_MAGIC = 0x801
@@ -63,35 +54,14 @@ INFO = TaskInfo(
 )
 
 
-def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
-    """Loads the sequential MNIST task.
-
-    Args:
-        data_dir: Data root or the ``mnist`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
-        protocol: ``"corrected"`` or ``"original"`` (identical for this task).
-
-    Returns:
-        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, 28, 28)`` in
-        ``[0, 1]`` and int32 labels ``(N,)`` in ``0..9``: 54,000 training,
-        6,000 validation and 10,000 test sequences on the MNIST files.
-
-    Raises:
-        DatasetNotFoundError: If a file is missing.
-        MalformedDatasetError: If a file is not a valid IDX file of this shape,
-            is truncated, or its image and label counts differ.
-    """
-    protocol = check_protocol(protocol)
-    train_images, train_labels, test_images, test_labels = locate_files(INFO, data_dir)
+def _arrays(paths: list[Path], protocol: str) -> Splits:
+    """The first 90% of the training images for training, the rest for validation."""
+    train_images, train_labels, test_images, test_labels = paths
     train_x, train_y = _read_pair(train_images, train_labels)
-    test_x, test_y = _read_pair(test_images, test_labels)
     num_train = int(TRAIN_FRACTION * len(train_x))
-    return build_task(
-        INFO,
-        protocol,
-        train=(train_x[:num_train], train_y[:num_train]),
-        valid=(train_x[num_train:], train_y[num_train:]),
-        test=(test_x, test_y),
-    )
+    train = train_x[:num_train], train_y[:num_train]
+    valid = train_x[num_train:], train_y[num_train:]
+    return train, valid, _read_pair(test_images, test_labels)
 
 
 def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -133,3 +103,17 @@ def _read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> np.ndarray
             f"{len(data)} bytes ({state})",
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape((count,) + item_shape)
+
+
+load_data = task_loader(
+    INFO,
+    _arrays,
+    returns=(
+        "float32 inputs ``(N, 28, 28)`` in ``[0, 1]`` and int32 labels ``(N,)`` in ``0..9``: "
+        "54,000 training, 6,000 validation and 10,000 test sequences on the MNIST files."
+    ),
+    malformed=(
+        "If a file is not a valid IDX file of this shape, is truncated, or its image and "
+        "label counts differ."
+    ),
+)

@@ -29,27 +29,17 @@ same seed.
 from __future__ import annotations
 
 import datetime
-import os
 from pathlib import Path
 
 import numpy as np
 
 from liquidtime.data._errors import MalformedDatasetError
-from liquidtime.data._parsing import check_field_count, check_header, csv_rows, parse_float
-from liquidtime.data._paths import locate_files
+from liquidtime.data._loader import task_loader
+from liquidtime.data._parsing import check_field_count, check_more_rows_than, csv_data_rows, parse_float
 from liquidtime.data._scaling import standardise
-from liquidtime.data._splits import random_split
-from liquidtime.data._task import (
-    MSE,
-    ORIGINAL,
-    REGRESSION,
-    Task,
-    TaskInfo,
-    TrainingDefaults,
-    build_task,
-    check_protocol,
-)
-from liquidtime.data._windows import stack_as_sequences, take_windows, window_starts
+from liquidtime.data._splits import split_at_random
+from liquidtime.data._task import MSE, ORIGINAL, REGRESSION, Splits, TaskInfo, TrainingDefaults
+from liquidtime.data._windows import strided_windows
 
 HEADER = (
     "holiday",
@@ -92,52 +82,19 @@ INFO = TaskInfo(
 )
 
 
-def load_data(data_dir: os.PathLike | str | None = None, protocol: str = "corrected") -> Task:
-    """Loads the traffic task.
-
-    Args:
-        data_dir: Data root or the ``traffic`` folder; ``None`` uses ``LIQUIDTIME_DATA``.
-        protocol: ``"corrected"`` (default) or ``"original"`` (see the module
-            docstring).
-
-    Returns:
-        A :class:`~liquidtime.data.Task` with float32 inputs ``(N, T, 7)`` and
-        float32 targets ``(N, T, 1)``. Corrected on the UCI file (48,204 rows):
-        12,043 windows of 32 steps, 9,033 training, 1,204 validation and 1,806
-        test. Original: sequences of 12,043 steps, 25 training, 3 validation
-        and 4 test.
-
-    Raises:
-        DatasetNotFoundError: If the file is missing.
-        MalformedDatasetError: If the file does not have the format above.
-    """
-    protocol = check_protocol(protocol)
-    (path,) = locate_files(INFO, data_dir)
-    x, y = _read_file(path, holiday_flag=protocol != ORIGINAL)
-    starts = window_starts(len(x), SEQUENCE_LENGTH, STRIDE)
-    windows_x = take_windows(x, starts, SEQUENCE_LENGTH)
-    windows_y = take_windows(y, starts, SEQUENCE_LENGTH)
-    if protocol == ORIGINAL:
-        windows_x, windows_y = stack_as_sequences(windows_x), stack_as_sequences(windows_y)
-    train_idx, valid_idx, test_idx = random_split(len(windows_x), SPLIT_SEED)
-    return build_task(
-        INFO,
-        protocol,
-        train=(windows_x[train_idx], windows_y[train_idx]),
-        valid=(windows_x[valid_idx], windows_y[valid_idx]),
-        test=(windows_x[test_idx], windows_y[test_idx]),
-    )
+def _arrays(paths: list[Path], protocol: str) -> Splits:
+    """Windows of 32 hours (the original protocol: 32 sequences), split at random."""
+    (path,) = paths
+    original = protocol == ORIGINAL
+    x, y = _read_file(path, holiday_flag=not original)
+    windows = strided_windows(x, y, SEQUENCE_LENGTH, STRIDE, as_sequences=original)
+    return split_at_random(*windows, SPLIT_SEED)
 
 
 def _read_file(path: Path, holiday_flag: bool) -> tuple[np.ndarray, np.ndarray]:
     """Returns float64 inputs ``(rows, 7)`` and z-scored targets ``(rows, 1)``."""
-    rows = csv_rows(path)
-    header = next(rows, None)
-    if header is None:
-        raise MalformedDatasetError(path, "the file is empty")
-    check_header(path, header[1], HEADER, header[0])
     features, volumes = [], []
-    for line, fields in rows:
+    for line, fields in csv_data_rows(path, HEADER):
         check_field_count(path, fields, len(HEADER), line)
         try:
             moment = datetime.datetime.strptime(fields[7].strip(), DATE_FORMAT)
@@ -149,12 +106,20 @@ def _read_file(path: Path, holiday_flag: bool) -> tuple[np.ndarray, np.ndarray]:
         numbers = [parse_float(path, fields[i], line, HEADER[i]) for i in range(1, 5)]
         features.append([holiday, *numbers, moment.weekday(), np.sin(np.pi * moment.hour / 24)])
         volumes.append(parse_float(path, fields[8], line, "traffic_volume"))
-    if len(volumes) <= SEQUENCE_LENGTH:
-        raise MalformedDatasetError(
-            path, f"expected more than {SEQUENCE_LENGTH} data rows, found {len(volumes)}"
-        )
+    check_more_rows_than(path, len(volumes), SEQUENCE_LENGTH)
     x = np.asarray(features, dtype=np.float64)
     x[:, 1] -= x[:, 1].mean()
     volume = np.asarray(volumes, dtype=np.float64)
     y = standardise(volume, volume.mean(), volume.std())
     return x, y[:, None]
+
+
+load_data = task_loader(
+    INFO,
+    _arrays,
+    returns=(
+        "float32 inputs ``(N, T, 7)`` and float32 targets ``(N, T, 1)``. Corrected on the UCI "
+        "file (48,204 rows): 12,043 windows of 32 steps, 9,033 training, 1,204 validation and "
+        "1,806 test. Original: sequences of 12,043 steps, 25 training, 3 validation and 4 test."
+    ),
+)

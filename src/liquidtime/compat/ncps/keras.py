@@ -36,6 +36,7 @@ Differences, on purpose (ncps's behaviour is a bug or does not run):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -47,6 +48,7 @@ from liquidtime.cells import wired_cfc as _wired_cfc
 from liquidtime.compat.ncps import wirings
 from liquidtime.layers import cfc as _cfc_layer
 from liquidtime.layers import ltc as _ltc_layer
+from liquidtime.layers._arguments import named_arguments
 from liquidtime.wirings.base import Wiring
 
 if TYPE_CHECKING:
@@ -57,10 +59,27 @@ else:
 
 _PACKAGE = "liquidtime.compat.ncps"
 
+# ncps's CfC layer on an int: its backbone when the arguments are left at None.
+_DENSE_BACKBONE = {"backbone_units": 128, "backbone_layers": 1, "backbone_dropout": 0.0}
 
-def _mapping(value: Any) -> Any:
-    """ncps's mapping names: None means no mapping."""
-    return "none" if value is None else value
+
+def _arguments(init: Callable[..., None], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The named arguments of a class's ``__init__`` (see :func:`named_arguments`) as
+    liquidtime takes them: ncps's mapping ``None`` is ``"none"``.
+
+    Args:
+        init: The ``__init__`` of a class of this module.
+        values: Its ``locals()``, taken first thing in the function.
+
+    Returns:
+        ``{name: value}`` for every parameter but ``self``, ``units``, ``mixed_memory``
+        and ``**kwargs``.
+    """
+    arguments = named_arguments(init, values)
+    for name in ("input_mapping", "output_mapping"):
+        if name in arguments and arguments[name] is None:
+            arguments[name] = "none"
+    return arguments
 
 
 def _as_wiring(units: Any) -> Any:
@@ -159,15 +178,7 @@ class LTCCell(_synaptic_ltc.SynapticLTCCell):
         initialization_ranges: dict | None = None,
         **kwargs: Any,
     ):
-        super().__init__(
-            wiring,
-            input_mapping=_mapping(input_mapping),
-            output_mapping=_mapping(output_mapping),
-            ode_unfolds=ode_unfolds,
-            epsilon=epsilon,
-            initialization_ranges=initialization_ranges,
-            **kwargs,
-        )
+        super().__init__(**_arguments(LTCCell.__init__, locals()), **kwargs)
 
     @property
     def sensory_size(self) -> int | None:
@@ -194,20 +205,13 @@ class CfCCell(_cfc.CfCCell):
         sparsity_mask: Any = None,
         **kwargs: Any,
     ):
-        if sparsity_mask is not None:
+        arguments = _arguments(CfCCell.__init__, locals())
+        if arguments.pop("sparsity_mask") is not None:
             raise ValueError(
                 "CfCCell(sparsity_mask=...) is not supported; give the sparsity as a wiring: "
                 "WiredCfCCell(wiring) or CfC(wiring)."
             )
-        super().__init__(
-            units,
-            mode=mode,
-            activation=activation,
-            backbone_units=backbone_units,
-            backbone_layers=backbone_layers,
-            backbone_dropout=backbone_dropout,
-            **kwargs,
-        )
+        super().__init__(units, **arguments, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -299,22 +303,8 @@ class LTC(_NcpsLayer, _ltc_layer.LTC):
         zero_output_for_mask: bool = False,
         **kwargs: Any,
     ):
-        super().__init__(
-            _as_wiring(units),
-            mixed_memory=mixed_memory,
-            input_mapping=_mapping(input_mapping),
-            output_mapping=_mapping(output_mapping),
-            ode_unfolds=ode_unfolds,
-            epsilon=epsilon,
-            initialization_ranges=initialization_ranges,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            **kwargs,
-        )
+        arguments = _arguments(LTC.__init__, locals())
+        super().__init__(_as_wiring(units), mixed_memory=mixed_memory, **arguments, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -348,7 +338,8 @@ class CfC(_NcpsLayer, _cfc_layer.CfC):
         zero_output_for_mask: bool = False,
         **kwargs: Any,
     ):
-        if sparsity_mask is not None:
+        arguments = _arguments(CfC.__init__, locals())
+        if arguments.pop("sparsity_mask") is not None:
             raise ValueError(
                 "CfC(sparsity_mask=...) is not supported; give the sparsity as a wiring: "
                 "CfC(wiring)."
@@ -356,31 +347,16 @@ class CfC(_NcpsLayer, _cfc_layer.CfC):
         if isinstance(units, dict):
             units = keras.saving.deserialize_keras_object(units)
         if isinstance(units, Wiring):
-            for name, value in (
-                ("backbone_units", backbone_units),
-                ("backbone_layers", backbone_layers),
-                ("backbone_dropout", backbone_dropout),
-            ):
-                if value is not None:
+            for name in _DENSE_BACKBONE:
+                if arguments.pop(name) is not None:
                     raise ValueError(f"Cannot use {name} in wired mode.")
-            kwargs["fully_recurrent"] = fully_recurrent
+            del arguments["activation"]  # the wired CfC has no backbone
         else:
-            kwargs["activation"] = activation
-            kwargs["backbone_units"] = 128 if backbone_units is None else backbone_units
-            kwargs["backbone_layers"] = 1 if backbone_layers is None else backbone_layers
-            kwargs["backbone_dropout"] = 0.0 if backbone_dropout is None else backbone_dropout
-        super().__init__(
-            units,
-            mixed_memory=mixed_memory,
-            mode=mode,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            **kwargs,
-        )
+            del arguments["fully_recurrent"]
+            for name, default in _DENSE_BACKBONE.items():
+                if arguments[name] is None:
+                    arguments[name] = default
+        super().__init__(units, mixed_memory=mixed_memory, **arguments, **kwargs)
 
 
 _COMPAT_CELLS = {

@@ -68,6 +68,19 @@ def _as_wiring(units: Any) -> Any:
     return _wirings.FullyConnected(units)
 
 
+def _positivity(implicit_param_constraints: bool) -> str:
+    """The LTC's ``positivity`` for ncps.torch's ``implicit_param_constraints``.
+
+    Args:
+        implicit_param_constraints: ncps's option: positive parameters held as softplus
+            preimages (True) or as values (False).
+
+    Returns:
+        ``"softplus"`` or ``"clip"``.
+    """
+    return "softplus" if implicit_param_constraints else "clip"
+
+
 def _ncps_state_order(wiring: Wiring) -> torch.Tensor | None:
     """Where ncps's wired CfC state has each of our neurons, or None if in neuron-id order.
 
@@ -204,18 +217,24 @@ class _Sequence(_KerasModule):
 
     fc: torch.nn.Module  # the projection (proj_size), set by _setup
 
-    def _setup(self, layer: Any, input_size: int, return_sequences: bool, batch_first: bool,
-               mixed_memory: bool, output_size: int, proj_size: int | None,
+    def _setup(self, layer: Any, units: int | Wiring, input_size: int, return_sequences: bool,
+               batch_first: bool, mixed_memory: bool, proj_size: int | None,
                state_order: torch.Tensor | None = None) -> None:
         layer.build((None, None, input_size))
         self._adopt(layer)
         self._state_order = state_order
+        if isinstance(units, Wiring):
+            self.state_size, self.output_size = units.units, units.output_dim
+        else:
+            self.state_size = self.output_size = int(units)
         self.input_size = input_size
         self.return_sequences = bool(return_sequences)
         self.batch_first = bool(batch_first)
         self.use_mixed = bool(mixed_memory)
         self.proj_size = proj_size
-        self.fc = torch.nn.Identity() if proj_size is None else torch.nn.Linear(output_size, proj_size)
+        self.fc = (
+            torch.nn.Identity() if proj_size is None else torch.nn.Linear(self.output_size, proj_size)
+        )
 
     def forward(self, input: torch.Tensor, hx: Any = None, timespans: Any = None) -> tuple[Any, Any]:
         """Runs the sequence.
@@ -324,21 +343,11 @@ class LTC(_Sequence):
             output_mapping=output_mapping,
             ode_unfolds=ode_unfolds,
             epsilon=epsilon,
-            positivity="softplus" if implicit_param_constraints else "clip",
+            positivity=_positivity(implicit_param_constraints),
             return_sequences=return_sequences,
             return_state=True,
         )
-        self._wiring = wiring
-        self._setup(layer, input_size, return_sequences, batch_first, mixed_memory,
-                    wiring.output_dim, None)
-
-    @property
-    def state_size(self) -> int:
-        return self._wiring.units
-
-    @property
-    def output_size(self) -> int:
-        return self._wiring.output_dim
+        self._setup(layer, wiring, input_size, return_sequences, batch_first, mixed_memory, None)
 
 
 class CfC(_Sequence):
@@ -392,14 +401,9 @@ class CfC(_Sequence):
             return_sequences=return_sequences,
             return_state=True,
         )
-        if isinstance(units, Wiring):
-            self.state_size, self.output_size = units.units, units.output_dim
-            state_order = _ncps_state_order(units)
-        else:
-            self.state_size = self.output_size = int(units)
-            state_order = None
-        self._setup(layer, input_size, return_sequences, batch_first, mixed_memory,
-                    self.output_size, proj_size, state_order)
+        state_order = _ncps_state_order(units) if isinstance(units, Wiring) else None
+        self._setup(layer, units, input_size, return_sequences, batch_first, mixed_memory,
+                    proj_size, state_order)
 
 
 def _elapsed(ts: Any, batch_size: int) -> Any:
@@ -407,6 +411,30 @@ def _elapsed(ts: Any, batch_size: int) -> Any:
     if isinstance(ts, torch.Tensor):
         return ts.reshape(-1, 1).expand(batch_size, 1).to(torch.float32)
     return float(ts)
+
+
+def _input_size(name: str, size: int | None, wiring: Wiring) -> int:
+    """A wired cell's number of input features: ``size``, or else the wiring's.
+
+    Args:
+        name: The argument that gives it, for the error.
+        size: Its value.
+        wiring: The cell's wiring.
+
+    Returns:
+        The number of input features.
+
+    Raises:
+        ValueError: If neither ``size`` nor the wiring knows it.
+    """
+    if size is None:
+        size = wiring.input_dim
+    if size is None:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`, expected the number "
+            "of input features (or a wiring that knows it), got None."
+        )
+    return size
 
 
 class _Cell(_KerasModule):
@@ -463,13 +491,7 @@ class LTCCell(_Cell):
         implicit_param_constraints: bool = False,
     ):
         super().__init__()
-        if in_features is None:
-            in_features = wiring.input_dim
-        if in_features is None:
-            raise ValueError(
-                "Received an invalid value for argument `in_features`, expected the number "
-                "of input features (or a wiring that knows it), got None."
-            )
+        in_features = _input_size("in_features", in_features, wiring)
         self.implicit_param_constraints = bool(implicit_param_constraints)
         cell = _ncps_keras.LTCCell(
             wiring,
@@ -477,7 +499,7 @@ class LTCCell(_Cell):
             output_mapping=output_mapping,
             ode_unfolds=ode_unfolds,
             epsilon=epsilon,
-            positivity="softplus" if implicit_param_constraints else "clip",
+            positivity=_positivity(implicit_param_constraints),
         )
         self._setup(cell, in_features)
 
@@ -520,15 +542,8 @@ class WiredCfCCell(_Cell):
 
     def __init__(self, input_size: int | None, wiring: Wiring, mode: str = "default"):
         super().__init__()
-        if input_size is None:
-            input_size = wiring.input_dim
-        if input_size is None:
-            raise ValueError(
-                "Received an invalid value for argument `input_size`, expected the number "
-                "of input features (or a wiring that knows it), got None."
-            )
-        self._setup(_ncps_keras.WiredCfCCell(wiring, mode=mode), input_size,
-                    _ncps_state_order(wiring))
+        input_size = _input_size("input_size", input_size, wiring)
+        self._setup(_ncps_keras.WiredCfCCell(wiring, mode=mode), input_size, _ncps_state_order(wiring))
 
 
 __all__ = ["CfC", "CfCCell", "LTC", "LTCCell", "WiredCfCCell"]

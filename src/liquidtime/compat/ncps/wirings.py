@@ -60,6 +60,19 @@ def _optional_import(module: str, user: str, package: str | None = None) -> Any:
         ) from error
 
 
+def _seed_named(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """A liquidtime wiring's config with its ``seed`` under ncps's argument name.
+
+    Args:
+        config: The config, with ``seed``.
+        name: ncps's name of the seed argument, e.g. ``"erev_init_seed"``.
+
+    Returns:
+        The same entries in the same order, ``seed`` renamed.
+    """
+    return {name if key == "seed" else key: value for key, value in config.items()}
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class Wiring(_wirings.Wiring):
     """ncps's wiring base class: a custom wiring adds its synapses one by one.
@@ -273,13 +286,7 @@ class FullyConnected(_wirings.FullyConnected, Wiring):
         )
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "units": self.units,
-            "output_dim": self.output_dim,
-            "erev_init_seed": self.seed,
-            "self_connections": self.self_connections,
-            "input_dim": self.input_dim,
-        }
+        return _seed_named(super().get_config(), "erev_init_seed")
 
 
 
@@ -301,13 +308,7 @@ class Random(_wirings.Random, Wiring):
         )
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "units": self.units,
-            "output_dim": self.output_dim,
-            "sparsity_level": self.sparsity_level,
-            "random_seed": self.seed,
-            "input_dim": self.input_dim,
-        }
+        return _seed_named(super().get_config(), "random_seed")
 
 
 
