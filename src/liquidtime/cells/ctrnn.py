@@ -25,17 +25,15 @@ from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.network import BackboneDropoutRNNHook
 from liquidtime.cells.network_cell import NetworkCell, set_weight_options, weight_options_config
-from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
+from liquidtime.cells.parameters import (
+    POSITIVITY_MODES,
+    add_positive_weight,
+    positive_initializer,
+    positive_value,
+)
 from liquidtime.solvers import Solver
 
 _CTRNN_WEIGHT_KINDS = ("tau", "gain")  # the CT-RNN's own weights, beside the network's
-
-
-def _positive_initializer(name: str, value: Any) -> Any:
-    """A positive number becomes a Constant initializer; anything else is passed on."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return keras.initializers.Constant(_validation.positive_float(name, value))
-    return keras.initializers.get(value)
 
 
 class NetworkODECell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
@@ -239,7 +237,7 @@ class CTRNNCell(NetworkODECell):
         **kwargs: Any,
     ):
         self.positivity = _validation.one_of("positivity", positivity, POSITIVITY_MODES)
-        tau_initializer = _positive_initializer("tau_initializer", tau_initializer)
+        tau_initializer = positive_initializer("tau_initializer", tau_initializer)
         super().__init__(
             units,
             activation=activation,

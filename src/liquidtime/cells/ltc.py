@@ -13,7 +13,12 @@ from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.network import BackboneDropoutRNNHook
 from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, NetworkCell
-from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
+from liquidtime.cells.parameters import (
+    POSITIVITY_MODES,
+    add_positive_weight,
+    positive_initializer,
+    positive_value,
+)
 from liquidtime.solvers import Solver
 
 
@@ -113,14 +118,7 @@ class LTCCell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
         self.positivity = _validation.one_of("positivity", positivity, POSITIVITY_MODES)
         self.activation = get_activation(activation)
         self.backbone_activation = get_activation(backbone_activation)
-        if isinstance(tau_initializer, (int, float)):
-            validation_value = float(tau_initializer)
-            if not validation_value > 0:
-                raise ValueError(
-                    "Received an invalid value for argument `tau_initializer`, expected a "
-                    f"positive number or an initializer, got {tau_initializer!r}."
-                )
-            tau_initializer = keras.initializers.Constant(validation_value)
+        tau_initializer = positive_initializer("tau_initializer", tau_initializer)
         if reversal_initializer is None:
             reversal_initializer = keras.initializers.RandomUniform(-1.0, 1.0, seed=seed)
         super().__init__(

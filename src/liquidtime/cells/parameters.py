@@ -18,6 +18,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from liquidtime import _validation
+
 POSITIVITY_MODES = ("softplus", "clip")
 CLIP_MIN_VALUE = 1e-6
 
@@ -83,6 +85,25 @@ class MinValue(keras.constraints.Constraint):
             "min_value": self.min_value,
             "constraint": keras.constraints.serialize(self.constraint),
         }
+
+
+def positive_initializer(name: str, value: Any) -> Any:
+    """A positive finite number becomes a ``Constant`` initializer; anything else is passed on.
+
+    Args:
+        name: The argument's name, for the message.
+        value: A number (the initial value of every element) or anything
+            ``keras.initializers.get`` takes.
+
+    Returns:
+        A Keras initializer.
+
+    Raises:
+        ValueError: For a number that is not positive and finite, or a bool.
+    """
+    if isinstance(value, (int, float)):
+        return keras.initializers.Constant(_validation.positive_float(name, value))
+    return keras.initializers.get(value)
 
 
 def add_positive_weight(
