@@ -213,16 +213,18 @@ def _read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, list[tuple[i
     groups: dict[str, list[tuple[int, np.ndarray]]] = {"model": [], "optimizer": [], "best": []}
     size = path.stat().st_size
     try:
-        data = np.load(path, allow_pickle=False)
-        archive = isinstance(data, np.lib.npyio.NpzFile)
-        if archive:
-            with data:
-                for key in data.files:
-                    if key == "state":
-                        continue
-                    group, index = key.rsplit("_", 1)
-                    groups[group].append((int(index), data[key]))
-                state = json.loads(str(data["state"]))
+        # Our own handle: np.load leaves the file it opened unclosed when the archive is damaged.
+        with open(path, "rb") as handle:
+            data = np.load(handle, allow_pickle=False)
+            archive = isinstance(data, np.lib.npyio.NpzFile)
+            if archive:
+                with data:
+                    for key in data.files:
+                        if key == "state":
+                            continue
+                        group, index = key.rsplit("_", 1)
+                        groups[group].append((int(index), data[key]))
+                    state = json.loads(str(data["state"]))
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
         with open(path, "rb") as handle:
             archive_start = handle.read(4) == b"PK\x03\x04"
