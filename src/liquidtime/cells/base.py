@@ -129,7 +129,9 @@ class BaseCell(keras.layers.Layer):
     def check_input_features(self, inputs: Any) -> None:
         """Raises a clear error if the feature size differs from the one built for."""
         features = inputs.shape[-1]
-        if self.input_dim is not None and features is not None and features != self.input_dim:
+        # Only a Python int is compared: under torch.jit tracing (ONNX export) a shape entry is
+        # a traced value, and comparing it would record the answer as a constant.
+        if self.input_dim is not None and isinstance(features, int) and features != self.input_dim:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' was built for {self.input_dim} input "
                 f"features but received inputs with {features} features (shape "
