@@ -97,6 +97,8 @@ ROWS = [
     Row("ncps-torch-cfc-1t", "ncps.torch CfC, 1 thread", "ncps", "cfc", "torch", {"threads": 1}),
 ]
 OTHER_BACKEND_MODELS = ("ltc", "ltc-dense", "cfc", "lstm")
+KERNEL_MODELS = ("ltc", "cfc")
+"""Models whose TensorFlow rows are also measured with ``implementation="reference"``."""
 
 
 def other_backend_rows(backends: list[str]) -> list[Row]:
@@ -115,25 +117,34 @@ def other_backend_rows(backends: list[str]) -> list[Row]:
             if backend == "tensorflow":
                 rows.append(Row(f"{model}@tensorflow-xla", f"{labels[model]} (tensorflow, XLA)",
                                 "liquidtime", model, backend, {"jit_compile": True}))
+            if backend == "tensorflow" and model in KERNEL_MODELS:
+                # The same without the TensorFlow kernels (the before of issue 19).
+                reference = {"implementation": "reference"}
+                rows.append(Row(f"{model}@tensorflow-ref", f"{labels[model]} (tensorflow, reference)",
+                                "liquidtime", model, backend, reference))
+                rows.append(Row(f"{model}@tensorflow-xla-ref",
+                                f"{labels[model]} (tensorflow, XLA, reference)", "liquidtime", model,
+                                backend, {"jit_compile": True, **reference}))
     return rows
 
 
 # --------------------------------------------------------------------------- worker
 
 
-def build_layer(model: str, units: int, unfolds: int):
-    """The recurrent layer of a liquidtime row (or Keras's LSTM)."""
+def build_layer(model: str, units: int, unfolds: int, implementation: str = "auto"):
+    """The recurrent layer of a liquidtime row (or Keras's LSTM); ``implementation`` as the
+    cells' (liquidtime models only)."""
     import keras
 
     import liquidtime as lt
     from liquidtime.wirings import FullyConnected
 
     if model == "ltc":
-        return lt.LTC(FullyConnected(units, seed=0), ode_unfolds=unfolds)
+        return lt.LTC(FullyConnected(units, seed=0), ode_unfolds=unfolds, implementation=implementation)
     if model == "ltc-dense":
-        return lt.LTC(units, ode_unfolds=unfolds)
+        return lt.LTC(units, ode_unfolds=unfolds, implementation=implementation)
     if model == "cfc":
-        return lt.CfC(units)
+        return lt.CfC(units, implementation=implementation)
     if model == "lstm":
         return keras.layers.LSTM(units)
     raise ValueError(f"Unknown model {model!r}.")
@@ -154,7 +165,7 @@ def run_liquidtime(spec: dict) -> dict:
     x = rng.normal(size=(spec["batch"], spec["length"], spec["features"])).astype("float32")
     y = rng.normal(size=(spec["batch"], 1)).astype("float32")
     inputs = keras.Input((spec["length"], spec["features"]))
-    layer = build_layer(spec["model"], spec["units"], spec["unfolds"])
+    layer = build_layer(spec["model"], spec["units"], spec["unfolds"], spec.get("implementation", "auto"))
     model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse",
                   jit_compile=spec.get("jit_compile", "auto"))

@@ -90,9 +90,9 @@ def test_auto_and_every_kernel_match_the_reference(name, time_kind):
 
 def test_auto_picks_the_kernels_of_the_backend():
     backend = keras.backend.backend()
-    assert kernels_here(LAYERS["cfc"]()) == {"jax": ["jax_scan"], "torch": ["torch"]}.get(
-        backend, []
-    )
+    assert kernels_here(LAYERS["cfc"]()) == {
+        "jax": ["jax_scan"], "torch": ["torch"], "tensorflow": ["tensorflow"]
+    }[backend]
     synaptic = ["fused_unfolds", "torch"] if backend == "torch" else ["fused_unfolds"]
     assert kernels_here(LAYERS["synaptic_ltc"]()) == synaptic
     assert kernels_here(LAYERS["synaptic_ltc"](solver="rk4")) == []
@@ -104,8 +104,8 @@ def test_auto_picks_the_kernels_of_the_backend():
 def test_an_unknown_implementation_lists_the_valid_ones():
     with pytest.raises(
         ValueError,
-        match=r"expected one of \['auto', 'reference', 'jax_scan', 'torch'\] for CfCCell, "
-        r"got 'fast'",
+        match=r"expected one of \['auto', 'reference', 'jax_scan', 'torch', 'tensorflow'\] "
+        r"for CfCCell, got 'fast'",
     ):
         CfC(4, implementation="fast")
     with pytest.raises(ValueError, match=r"expected one of \['auto', 'reference'\] for CTGRUCell"):

@@ -23,6 +23,7 @@ import keras
 from keras import ops
 
 from liquidtime import _validation
+from liquidtime._backend_ops import in_xla_function
 from liquidtime.cells import validation
 from liquidtime.kernels.selection import Kernel, check_implementation
 from liquidtime.solvers import Solver, get_solver
@@ -80,6 +81,9 @@ class BaseCell(keras.layers.Layer):
     def uses_kernel(self, name: str) -> bool:
         """Whether the kernel ``name`` runs: chosen by name, or by ``"auto"`` where it runs.
 
+        ``"auto"`` skips a kernel marked ``auto_under_xla=False`` inside a TensorFlow
+        function that XLA compiles.
+
         Args:
             name: A key of :attr:`named_kernels`.
         """
@@ -90,6 +94,7 @@ class BaseCell(keras.layers.Layer):
             self.implementation == "auto"
             and kernel is not None
             and kernel.runs_here(getattr(self, "solver", None))
+            and (kernel.auto_under_xla or not in_xla_function())
         )
 
     @property

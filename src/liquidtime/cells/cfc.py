@@ -11,8 +11,6 @@ from keras import ops
 
 from liquidtime import _validation
 from liquidtime._backend_ops import sigmoid_argument_scale, tanh
-from liquidtime.activations import get_activation, serialize_activation
-from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.network import BackboneDropoutRNNHook
 from liquidtime.cells.network_cell import NetworkCell
@@ -142,17 +140,24 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         elapsed_time_as_feature: See :class:`~liquidtime.cells.base.BaseCell`.
         seed: Seed of the dropout masks.
         implementation: ``"auto"``, ``"reference"``, ``"jax_scan"`` (the whole
-            sequence by :func:`~liquidtime.kernels.jax_cfc.network_scan` on JAX) or
-            ``"torch"`` (the native PyTorch kernel); ``"auto"`` picks the kernel of the
-            backend. See :class:`~liquidtime.cells.base.BaseCell`.
+            sequence by :func:`~liquidtime.kernels.jax_cfc.network_scan` on JAX),
+            ``"torch"`` (the native PyTorch kernel) or ``"tensorflow"``
+            (:func:`~liquidtime.kernels.tf_cfc.network_scan`); ``"auto"`` picks the
+            kernel of the backend (on TensorFlow, outside functions that XLA
+            compiles). See :class:`~liquidtime.cells.base.BaseCell`.
 
     Returns:
         ``(x_new, [x_new])`` for a step.
     """
 
+    activation_is_backbone_activation = True
+
     named_kernels = {
         "jax_scan": Kernel(backends=("jax",)),
         "torch": Kernel(backends=("torch",)),
+        # XLA compiles it ~8x more slowly than the reference for the same wall time
+        # (docs/performance.md): "auto" leaves it to the TensorFlow graph.
+        "tensorflow": Kernel(backends=("tensorflow",), auto_under_xla=False),
     }
 
     def __init__(
@@ -179,13 +184,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         self.mode = _validation.one_of("mode", mode, CFC_MODES)
         if not backbone_layers:
             backbone_units = None
-        self.backbone_units, self.backbone_layers, self.backbone_dropout = validation.backbone(
-            backbone_units, backbone_layers, backbone_dropout, units_required=True
-        )
-        self.activation = get_activation(activation)
-        super().__init__(units, elapsed_time_as_feature=elapsed_time_as_feature, **kwargs)
-        self.seed = seed
-        self.init_network(self.num_heads * units, self.activation, locals())
+        self.init_network_cell(units, locals(), head_units=self.num_heads * units)
 
     @property
     def num_heads(self) -> int:
@@ -193,17 +192,10 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         return 1 if self.mode == "pure" else 4
 
     def build_weights(self, input_dim: int) -> None:
-        self.network.build(input_dim, self.units)
+        super().build_weights(input_dim)
         if self.mode == "pure":
             self.A = self.add_weight(name="A", shape=(self.units,), initializer="ones")
             self.w_tau = self.add_weight(name="w_tau", shape=(self.units,), initializer="zeros")
-
-    def project_inputs(self, inputs: Any) -> Any:
-        self.check_input_features(inputs)
-        return self.network.project_inputs(inputs)
-
-    def sequence_constants(self, batch_size, training=None):
-        return {"dropout": self.network.dropout_masks(batch_size, training)}
 
     def transition(self, projected, states, elapsed_time, constants, training=None):
         folded, update_params, head_map = self._update_arguments(elapsed_time)
@@ -231,20 +223,24 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         self, inputs, states, elapsed_time, constants, training=None, return_sequences=True
     ):
         """On JAX, the sequence by :func:`~liquidtime.kernels.jax_cfc.network_scan`;
-        on PyTorch by :meth:`_torch_scan`.
+        on TensorFlow by :func:`~liquidtime.kernels.tf_cfc.network_scan` (the same
+        arguments); on PyTorch by :meth:`_torch_scan`.
 
         The same values as scanning :meth:`transition`; the backward pass carries
         only the state's cotangent through the steps and computes each weight
         gradient as one matmul per chunk of ~8 steps (JAX) or over the whole
         sequence (PyTorch). With ``return_sequences`` False the outputs are the
         last state only. Returns None (scan :meth:`transition`) unless the
-        ``"jax_scan"`` or the ``"torch"`` kernel runs (:meth:`uses_kernel`).
+        ``"jax_scan"``, ``"tensorflow"`` or ``"torch"`` kernel runs (:meth:`uses_kernel`).
         """
         if self.uses_kernel("torch"):
             return self._torch_scan(inputs, states, elapsed_time, constants, return_sequences)
-        if not self.uses_kernel("jax_scan"):
+        if self.uses_kernel("jax_scan"):
+            from liquidtime.kernels.jax_cfc import network_scan
+        elif self.uses_kernel("tensorflow"):
+            from liquidtime.kernels.tf_cfc import network_scan
+        else:
             return None
-        from liquidtime.kernels.jax_cfc import network_scan
 
         self.check_input_features(inputs)
         folded, update_params, weights = self._sequence_weights(elapsed_time)
@@ -309,15 +305,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         return folded, update_params, arrays
 
     def get_config(self) -> dict[str, Any]:
-        config = {
-            "mode": self.mode,
-            "activation": serialize_activation(self.activation),
-            "backbone_units": self.backbone_units or None,
-            "backbone_layers": self.backbone_layers,
-            "backbone_dropout": self.backbone_dropout,
-            "seed": self.seed,
-            **self.weight_options_config(),
-        }
+        config = {"mode": self.mode, **self.network_config()}
         return {**super().get_config(), **config}
 
 

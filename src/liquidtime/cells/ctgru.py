@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -12,7 +13,12 @@ from keras import ops
 from liquidtime import _validation
 from liquidtime._backend_ops import matmul, tanh
 from liquidtime.cells.base import BaseCell
-from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, set_weight_options, weight_options_config
+from liquidtime.cells.network_cell import (
+    RNN_WEIGHT_KINDS,
+    add_weight_of_kind,
+    set_weight_options,
+    weight_options_config,
+)
 
 _PLAIN_DISTANCE = 1e3
 """Largest ``|ln tau - ln tau_k|`` for which the CT-GRU's softmax keeps its plain form."""
@@ -151,26 +157,18 @@ class CTGRUCell(BaseCell):
     def output_size(self) -> int:
         return self.units
 
-    def _add(self, name: str, shape: tuple[int, ...], kind: str) -> keras.Variable:
-        return self.add_weight(
-            name=name,
-            shape=shape,
-            initializer=getattr(self, f"{kind}_initializer"),
-            regularizer=getattr(self, f"{kind}_regularizer"),
-            constraint=getattr(self, f"{kind}_constraint"),
-        )
-
     @property
     def scales_per_head(self) -> int:
         """S: the number of log time scales each of the retrieval and storage heads computes."""
         return self.units * self.num_traces if self.per_trace_scales else self.units
 
     def build_weights(self, input_dim: int) -> None:
+        add = functools.partial(add_weight_of_kind, self)  # (name, shape, kind)
         scales = 2 * self.scales_per_head
-        self.kernel = self._add("kernel", (input_dim, scales + self.units), "kernel")
-        self.recurrent_kernel = self._add("recurrent_kernel", (self.units, scales), "recurrent")
-        self.retrieval_kernel = self._add("retrieval_kernel", (self.units, self.units), "recurrent")
-        self.bias = self._add("bias", (scales + self.units,), "bias")
+        self.kernel = add("kernel", (input_dim, scales + self.units), "kernel")
+        self.recurrent_kernel = add("recurrent_kernel", (self.units, scales), "recurrent")
+        self.retrieval_kernel = add("retrieval_kernel", (self.units, self.units), "recurrent")
+        self.bias = add("bias", (scales + self.units,), "bias")
 
     def project_inputs(self, inputs: Any) -> Any:
         """``I [W_R, W_S, W_Q] + [c_R, c_S, c_Q]`` for any leading shape."""

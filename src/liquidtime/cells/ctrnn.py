@@ -20,11 +20,15 @@ import keras
 from keras import ops
 
 from liquidtime import _validation
-from liquidtime.activations import get_activation, serialize_activation
-from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.network import BackboneDropoutRNNHook
-from liquidtime.cells.network_cell import NetworkCell, set_weight_options, weight_options_config
+from liquidtime.cells.network_cell import (
+    NetworkCell,
+    add_weight_of_kind,
+    set_weight_options,
+    weight_options,
+    weight_options_config,
+)
 from liquidtime.cells.parameters import (
     POSITIVITY_MODES,
     add_positive_weight,
@@ -94,30 +98,7 @@ class NetworkODECell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
         if clip_state is not None:
             clip_state = _validation.positive_float("clip_state", clip_state)
         self.clip_state = clip_state
-        self.backbone_units, self.backbone_layers, self.backbone_dropout = validation.backbone(
-            backbone_units, backbone_layers, backbone_dropout, units_required=True
-        )
-        self.activation = get_activation(activation)
-        self.backbone_activation = get_activation(backbone_activation)
-        super().__init__(
-            units,
-            solver=solver,
-            ode_unfolds=ode_unfolds,
-            elapsed_time_as_feature=elapsed_time_as_feature,
-            **kwargs,
-        )
-        self.seed = seed
-        self.init_network(units, self.backbone_activation, locals())
-
-    def build_weights(self, input_dim: int) -> None:
-        self.network.build(input_dim, self.units)
-
-    def project_inputs(self, inputs: Any) -> Any:
-        self.check_input_features(inputs)
-        return self.network.project_inputs(inputs)
-
-    def sequence_constants(self, batch_size, training=None):
-        return {"dropout": self.network.dropout_masks(batch_size, training)}
+        self.init_network_cell(units, locals(), solver=solver, ode_unfolds=ode_unfolds)
 
     def drive(self, state: Any, projected: Any, constants: dict[str, Any]) -> Any:
         """``f = activation(W [I; x] + c)`` (through the backbone if any), ``(batch, units)``."""
@@ -139,15 +120,9 @@ class NetworkODECell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
 
     def get_config(self) -> dict[str, Any]:
         config = {
-            "activation": serialize_activation(self.activation),
             "time_scale": self.time_scale,
             "clip_state": self.clip_state,
-            "backbone_units": self.backbone_units or None,
-            "backbone_layers": self.backbone_layers,
-            "backbone_dropout": self.backbone_dropout,
-            "backbone_activation": serialize_activation(self.backbone_activation),
-            "seed": self.seed,
-            **self.weight_options_config(),
+            **self.network_config(),
         }
         return {**super().get_config(), **config}
 
@@ -282,25 +257,16 @@ class CTRNNCell(NetworkODECell):
 
     def build_weights(self, input_dim: int) -> None:
         super().build_weights(input_dim)
+        tau_options = weight_options(self, "tau")
+        if not self.learn_tau:
+            tau_options["regularizer"] = None
         self.tau = add_positive_weight(
-            self,
-            "tau",
-            (self.units,),
-            positivity=self.positivity,
-            initializer=self.tau_initializer,
-            regularizer=self.tau_regularizer if self.learn_tau else None,
-            constraint=self.tau_constraint,
+            self, "tau", (self.units,), positivity=self.positivity, **tau_options
         )
         self.tau.trainable = self.learn_tau
         self.gain = None
         if self.use_gain:
-            self.gain = self.add_weight(
-                name="gain",
-                shape=(self.units,),
-                initializer=self.gain_initializer,
-                regularizer=self.gain_regularizer,
-                constraint=self.gain_constraint,
-            )
+            self.gain = add_weight_of_kind(self, "gain", (self.units,), "gain")
 
     def time_constant(self) -> Any:
         """The positive time constants tau, shape ``(units,)``."""

@@ -8,11 +8,14 @@ import keras
 from keras import ops
 
 from liquidtime import _validation
-from liquidtime.activations import get_activation, serialize_activation
-from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.network import BackboneDropoutRNNHook
-from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, NetworkCell
+from liquidtime.cells.network_cell import (
+    RNN_WEIGHT_KINDS,
+    NetworkCell,
+    add_weight_of_kind,
+    weight_options,
+)
 from liquidtime.cells.parameters import (
     POSITIVITY_MODES,
     add_positive_weight,
@@ -112,57 +115,28 @@ class LTCCell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
         seed: int | None = None,
         **kwargs: Any,
     ):
-        self.backbone_units, self.backbone_layers, self.backbone_dropout = validation.backbone(
-            backbone_units, backbone_layers, backbone_dropout, units_required=True
-        )
         self.positivity = _validation.one_of("positivity", positivity, POSITIVITY_MODES)
-        self.activation = get_activation(activation)
-        self.backbone_activation = get_activation(backbone_activation)
         tau_initializer = positive_initializer("tau_initializer", tau_initializer)
         if reversal_initializer is None:
             reversal_initializer = keras.initializers.RandomUniform(-1.0, 1.0, seed=seed)
-        super().__init__(
-            units,
-            solver=solver,
-            ode_unfolds=ode_unfolds,
-            elapsed_time_as_feature=elapsed_time_as_feature,
-            **kwargs,
-        )
-        self.seed = seed
-        self.init_network(units, self.backbone_activation, locals())
+        self.init_network_cell(units, locals(), solver=solver, ode_unfolds=ode_unfolds)
 
     def build_weights(self, input_dim: int) -> None:
-        self.network.build(input_dim, self.units)
+        super().build_weights(input_dim)
         self.tau = add_positive_weight(
-            self,
-            "tau",
-            (self.units,),
-            positivity=self.positivity,
-            initializer=self.tau_initializer,
-            regularizer=self.tau_regularizer,
-            constraint=self.tau_constraint,
+            self, "tau", (self.units,), positivity=self.positivity, **weight_options(self, "tau")
         )
-        self.A = self.add_weight(
-            name="A",
-            shape=(self.units,),
-            initializer=self.reversal_initializer,
-            regularizer=self.reversal_regularizer,
-            constraint=self.reversal_constraint,
-        )
+        self.A = add_weight_of_kind(self, "A", (self.units,), "reversal")
 
     def time_constant(self) -> Any:
         """The positive resting time constants tau, shape ``(units,)``."""
         return positive_value(self.tau, self.positivity)
 
-    def project_inputs(self, inputs: Any) -> Any:
-        self.check_input_features(inputs)
-        return self.network.project_inputs(inputs)
-
     def sequence_constants(self, batch_size, training=None):
         return {
             "inverse_tau": 1.0 / self.time_constant(),
             "reversal": ops.convert_to_tensor(self.A),
-            "dropout": self.network.dropout_masks(batch_size, training),
+            **super().sequence_constants(batch_size, training),
         }
 
     def synaptic_activation(self, state: Any, projected: Any, constants: dict[str, Any]) -> Any:
@@ -174,14 +148,5 @@ class LTCCell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
         return constants["inverse_tau"] + f, f * constants["reversal"]
 
     def get_config(self) -> dict[str, Any]:
-        config = {
-            "activation": serialize_activation(self.activation),
-            "backbone_units": self.backbone_units or None,
-            "backbone_layers": self.backbone_layers,
-            "backbone_dropout": self.backbone_dropout,
-            "backbone_activation": serialize_activation(self.backbone_activation),
-            "positivity": self.positivity,
-            "seed": self.seed,
-            **self.weight_options_config(),
-        }
+        config = {"positivity": self.positivity, **self.network_config()}
         return {**super().get_config(), **config}

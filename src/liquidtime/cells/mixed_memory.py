@@ -13,8 +13,12 @@ from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from liquidtime._backend_ops import matmul, tanh
 from liquidtime.cells.base import BaseCell
+from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, set_weight_options, weight_options_config
 
 _ser = keras.saving.serialize_keras_object
+
+_MEMORY_WEIGHT_OPTIONS = ("initializer", "regularizer")
+"""The options the LSTM memory's weights take (no constraints)."""
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
@@ -50,7 +54,8 @@ class MixedMemoryCell(BaseCell, DropoutRNNCell):
         cell: The continuous-time cell, any :class:`~liquidtime.cells.BaseCell`
             (or its Keras serialization). Its ``elapsed_time_as_feature`` setting
             is the wrapper's, and so is its ``implementation`` (pass that argument
-            to the wrapped cell).
+            to the wrapped cell). A ``dtype`` given to the wrapper is the cell's too
+            (unless the cell is built already).
         forget_gate_bias: Initial value of the forget gate's bias.
         kernel_initializer, recurrent_initializer, bias_initializer: Initializers
             of ``W``, ``U`` and ``b`` (the forget gate's part of ``b`` is then
@@ -95,14 +100,13 @@ class MixedMemoryCell(BaseCell, DropoutRNNCell):
         super().__init__(
             cell.units, elapsed_time_as_feature=cell.elapsed_time_as_feature, **kwargs
         )
+        if kwargs.get("dtype") is not None and not cell.built:
+            # One step mixes the memory's weights and the cell's: they share one dtype.
+            for layer in cell._flatten_layers(include_self=True):
+                layer.dtype_policy = self.dtype_policy
         self.cell = cell
         self.forget_gate_bias = float(forget_gate_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        set_weight_options(self, RNN_WEIGHT_KINDS, locals(), _MEMORY_WEIGHT_OPTIONS)
 
     @property
     def implementation(self) -> str:
@@ -225,12 +229,7 @@ class MixedMemoryCell(BaseCell, DropoutRNNCell):
             {
                 "cell": _ser(self.cell),
                 "forget_gate_bias": self.forget_gate_bias,
-                "kernel_initializer": _ser(self.kernel_initializer),
-                "recurrent_initializer": _ser(self.recurrent_initializer),
-                "bias_initializer": _ser(self.bias_initializer),
-                "kernel_regularizer": _ser(self.kernel_regularizer),
-                "recurrent_regularizer": _ser(self.recurrent_regularizer),
-                "bias_regularizer": _ser(self.bias_regularizer),
+                **weight_options_config(self, RNN_WEIGHT_KINDS, _MEMORY_WEIGHT_OPTIONS),
             }
         )
         return config

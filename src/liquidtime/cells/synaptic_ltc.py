@@ -11,6 +11,7 @@ from keras import ops
 
 from liquidtime import _validation
 from liquidtime._backend_ops import checkpoint, sum_over_axis
+from liquidtime.cells import validation
 from liquidtime.cells.base import ContinuousTimeCell
 from liquidtime.cells.parameters import POSITIVITY_MODES, add_positive_weight, positive_value
 from liquidtime.kernels.fused_unfolds import (
@@ -134,6 +135,23 @@ def _polarity_initializer(polarity: np.ndarray) -> Any:
     return initializer
 
 
+def _kernel_synapses(constants: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    """The folded recurrent synapses that both kernels take, in their order.
+
+    Args:
+        constants: From :meth:`SynapticLTCCell.sequence_constants`.
+
+    Returns:
+        ``(sigma, sigma_mu, w_over_cm, w_erev_over_cm)``.
+    """
+    return (
+        constants["sigma"],
+        constants["sigma_mu"],
+        constants["w_over_cm"],
+        constants["w_erev_over_cm"],
+    )
+
+
 @keras.saving.register_keras_serializable(package="liquidtime")
 class SynapticLTCCell(ContinuousTimeCell):
     """LTC cell with conductance-based synapses on a wiring (original LTC code, ncps).
@@ -239,13 +257,7 @@ class SynapticLTCCell(ContinuousTimeCell):
         regularizers: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
-        if isinstance(wiring, dict):
-            wiring = keras.saving.deserialize_keras_object(wiring)
-        if not isinstance(wiring, Wiring):
-            raise ValueError(
-                "Received an invalid value for argument `wiring`, expected a "
-                f"liquidtime.wirings.Wiring, got {wiring!r}."
-            )
+        wiring = validation.wiring(wiring)
         self.input_mapping = _validation.one_of("input_mapping", input_mapping, MAPPINGS)
         self.output_mapping = _validation.one_of("output_mapping", output_mapping, MAPPINGS)
         self.positivity = _validation.one_of("positivity", positivity, POSITIVITY_MODES)
@@ -407,15 +419,7 @@ class SynapticLTCCell(ContinuousTimeCell):
         if not self.uses_kernel("fused_unfolds"):
             return super().transition((a0, b0), states, elapsed_time, constants, training)
         state = fused_unfolds(
-            states[0],
-            a0,
-            b0,
-            elapsed_time,
-            constants["sigma"],
-            constants["sigma_mu"],
-            constants["w_over_cm"],
-            constants["w_erev_over_cm"],
-            self.ode_unfolds,
+            states[0], a0, b0, elapsed_time, *_kernel_synapses(constants), self.ode_unfolds
         )
         return self.readout(state), [state, *states[1:]]
 
@@ -444,15 +448,7 @@ class SynapticLTCCell(ContinuousTimeCell):
 
         a0, b0 = self.project_inputs(inputs)
         sequence = synaptic_ltc_sequence(
-            a0,
-            b0,
-            states[0],
-            elapsed_time,
-            constants["sigma"],
-            constants["sigma_mu"],
-            constants["w_over_cm"],
-            constants["w_erev_over_cm"],
-            self.ode_unfolds,
+            a0, b0, states[0], elapsed_time, *_kernel_synapses(constants), self.ode_unfolds
         )
         last_state = sequence[-1]
         if not return_sequences:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
+
 from liquidtime import _validation
+from liquidtime.wirings.base import Wiring
 
 
 def backbone(units: Any, layers: Any, dropout: Any, *, units_required: bool) -> tuple[int, int, float]:
@@ -45,6 +48,28 @@ def backbone(units: Any, layers: Any, dropout: Any, *, units_required: bool) -> 
             "`backbone_units` (a positive integer), got None."
         )
     return _validation.positive_int("backbone_units", units), layers, dropout
+
+
+def wiring(value: Any) -> Wiring:
+    """The ``wiring`` argument of a wired cell, restored from its Keras serialization if needed.
+
+    Args:
+        value: A :class:`~liquidtime.wirings.Wiring` or its serialization (a dict).
+
+    Returns:
+        The wiring.
+
+    Raises:
+        ValueError: For anything else.
+    """
+    if isinstance(value, dict):
+        value = keras.saving.deserialize_keras_object(value)
+    if not isinstance(value, Wiring):
+        raise ValueError(
+            "Received an invalid value for argument `wiring`, expected a "
+            f"liquidtime.wirings.Wiring, got {value!r}."
+        )
+    return value
 
 
 KERAS_RNN_HABITS: dict[str, str] = {

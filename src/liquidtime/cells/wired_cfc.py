@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
@@ -10,9 +11,15 @@ from keras import ops
 
 from liquidtime import _validation
 from liquidtime._backend_ops import matmul
+from liquidtime.cells import validation
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.cfc import CFC_MODES, cfc_update
-from liquidtime.cells.network_cell import RNN_WEIGHT_KINDS, set_weight_options, weight_options_config
+from liquidtime.cells.network_cell import (
+    RNN_WEIGHT_KINDS,
+    add_weight_of_kind,
+    set_weight_options,
+    weight_options_config,
+)
 from liquidtime.wirings.base import Wiring
 
 _ser = keras.saving.serialize_keras_object
@@ -125,13 +132,7 @@ class WiredCfCCell(BaseCell):
         elapsed_time_as_feature: bool = False,
         **kwargs: Any,
     ):
-        if isinstance(wiring, dict):
-            wiring = keras.saving.deserialize_keras_object(wiring)
-        if not isinstance(wiring, Wiring):
-            raise ValueError(
-                "Received an invalid value for argument `wiring`, expected a "
-                f"liquidtime.wirings.Wiring, got {wiring!r}."
-            )
+        wiring = validation.wiring(wiring)
         self.mode = _validation.one_of("mode", mode, CFC_MODES)
         if not isinstance(fully_recurrent, (bool, np.bool_)):
             raise ValueError(
@@ -181,15 +182,6 @@ class WiredCfCCell(BaseCell):
             masks.append((input_mask, recurrent_mask))
         return masks
 
-    def _add(self, name: str, shape: tuple[int, ...], kind: str) -> keras.Variable:
-        return self.add_weight(
-            name=name,
-            shape=shape,
-            initializer=getattr(self, f"{kind}_initializer"),
-            regularizer=getattr(self, f"{kind}_regularizer"),
-            constraint=getattr(self, f"{kind}_constraint"),
-        )
-
     def build_weights(self, input_dim: int) -> None:
         self.built_wiring = self.wiring.build(input_dim)
         heads = self.num_heads
@@ -197,13 +189,14 @@ class WiredCfCCell(BaseCell):
             (np.tile(input_mask, (1, heads)), np.tile(recurrent_mask, (1, heads)))
             for input_mask, recurrent_mask in self.layer_masks()
         ]
+        add = functools.partial(add_weight_of_kind, self)  # (name, shape, kind)
         self.kernels, self.recurrent_kernels, self.biases = [], [], []
         for index, (input_mask, recurrent_mask) in enumerate(self._masks):
-            self.kernels.append(self._add(f"kernel_{index}", input_mask.shape, "kernel"))
+            self.kernels.append(add(f"kernel_{index}", input_mask.shape, "kernel"))
             self.recurrent_kernels.append(
-                self._add(f"recurrent_kernel_{index}", recurrent_mask.shape, "recurrent")
+                add(f"recurrent_kernel_{index}", recurrent_mask.shape, "recurrent")
             )
-            self.biases.append(self._add(f"bias_{index}", (input_mask.shape[1],), "bias"))
+            self.biases.append(add(f"bias_{index}", (input_mask.shape[1],), "bias"))
         if self.mode == "pure":
             self.A = self.add_weight(name="A", shape=(self.units,), initializer="ones")
             self.w_tau = self.add_weight(name="w_tau", shape=(self.units,), initializer="zeros")

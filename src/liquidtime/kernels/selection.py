@@ -15,8 +15,10 @@ stepped by ``keras.layers.RNN``, always go through ``transition``.
 Known kernel names: ``"jax_scan"`` (the CfC's whole-sequence JAX scan with a
 hand-written backward pass, :mod:`liquidtime.kernels.jax_cfc`),
 ``"fused_unfolds"`` (the synaptic LTC's fused-solver unfolds with a recomputing
-gradient, :mod:`liquidtime.kernels.fused_unfolds`, every backend) and ``"torch"``
-(native PyTorch kernels, ``liquidtime.kernels.torch_*``).
+gradient, :mod:`liquidtime.kernels.fused_unfolds`, every backend), ``"torch"``
+(native PyTorch kernels, ``liquidtime.kernels.torch_*``) and ``"tensorflow"`` (the
+CfC's whole sequence in one ``tf.custom_gradient`` with a hand-written backward pass,
+:mod:`liquidtime.kernels.tf_cfc`, graphs and XLA).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import keras
 
 AUTO = "auto"
 REFERENCE = "reference"
-KERNEL_NAMES = ("jax_scan", "fused_unfolds", "torch")
+KERNEL_NAMES = ("jax_scan", "fused_unfolds", "torch", "tensorflow")
 """Every kernel name some cell may have (for the message about an unknown value)."""
 
 ALL_BACKENDS = ("jax", "tensorflow", "torch")
@@ -43,10 +45,15 @@ class Kernel:
         backends: The Keras backends it runs on.
         solver: For a solver cell, the solver class whose steps the kernel computes
             (the cell's solver must be exactly that class), or None.
+        auto_under_xla: Whether ``"auto"`` picks the kernel in a TensorFlow function
+            that XLA compiles (``jit_compile=True``). False for a kernel that XLA
+            compiles much more slowly than the reference form without running faster;
+            named explicitly, the kernel runs there too.
     """
 
     backends: tuple[str, ...]
     solver: type | None = None
+    auto_under_xla: bool = True
 
     def runs_here(self, solver: Any = None) -> bool:
         """Whether the kernel runs on the current backend, for a cell with ``solver``."""

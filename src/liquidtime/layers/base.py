@@ -46,7 +46,11 @@ class ContinuousTimeRNN(keras.layers.RNN):
         unroll: Loop unrolling: False, True, or an unroll factor (JAX, TensorFlow).
         zero_output_for_mask: Output zeros at masked steps instead of repeating the
             previous output.
-        **kwargs: Passed to ``keras.layers.Layer``.
+        **kwargs: Passed to ``keras.layers.Layer``. As for ``keras.layers.RNN``, a
+            ``dtype`` given here is the layer's, not the cell's: the cell computes in
+            its own dtype, and the outputs and states are cast to the layer's. Give
+            the cell the dtype to compute in it (the layers that make their cell,
+            ``LTC``, ``CfC``, ..., pass theirs on).
 
     Call arguments:
         sequences: ``(batch, time, features)``.
@@ -170,12 +174,15 @@ class ContinuousTimeRNN(keras.layers.RNN):
             sequences = check_stateful_batch(
                 sequences, self.states[0].shape[0], f"{type(self).__name__} '{self.name}'"
             )
+        # As in keras.layers.RNN, the cell computes in its own dtype and the layer returns its
+        # own (the same unless the layer alone was given a dtype).
+        sequences = ops.cast(sequences, self.cell.compute_dtype)
         if mask is not None:
             mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
             # Masked steps are computed and then discarded: give them zeros, so that
             # padding (even NaN) reaches neither the outputs nor the gradients.
             sequences = ops.where(mask, sequences, ops.zeros_like(sequences))
-        elapsed_time = prepare_elapsed_time(elapsed_time, sequences, self.compute_dtype, mask)
+        elapsed_time = prepare_elapsed_time(elapsed_time, sequences, self.cell.compute_dtype, mask)
         batch_size = ops.shape(sequences)[0]
         initial_state = self._initial_state(initial_state, batch_size)
 
@@ -195,7 +202,8 @@ class ContinuousTimeRNN(keras.layers.RNN):
             for variable, state in zip(self.states, states):
                 variable.assign(ops.cast(state, variable.dtype))
         output = outputs if self.return_sequences else last_output
-        output = self._report_solver(status, states, output)
+        output = ops.cast(self._report_solver(status, states, output), self.compute_dtype)
+        states = [ops.cast(state, self.compute_dtype) for state in states]
         if self.return_state:
             return output, *states
         return output
@@ -205,7 +213,7 @@ class ContinuousTimeRNN(keras.layers.RNN):
             if self.stateful:
                 # A copy: the final states are assigned to these variables in place,
                 # which on PyTorch would overwrite a tensor autograd still needs.
-                return [ops.copy(v) for v in self.states]
+                return [ops.cast(ops.copy(v), self.cell.compute_dtype) for v in self.states]
             return self.get_initial_state(batch_size=batch_size)
         if not isinstance(initial_state, (list, tuple)):
             initial_state = [initial_state]
