@@ -224,7 +224,7 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
     ):
         """On JAX, the sequence by :func:`~liquidtime.kernels.jax_cfc.network_scan`;
         on TensorFlow by :func:`~liquidtime.kernels.tf_cfc.network_scan` (the same
-        arguments); on PyTorch by :meth:`_torch_scan`.
+        arguments); on PyTorch by :func:`~liquidtime.kernels.torch_cfc.cfc_sequence`.
 
         The same values as scanning :meth:`transition`; the backward pass carries
         only the state's cotangent through the steps and computes each weight
@@ -233,9 +233,10 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
         last state only. Returns None (scan :meth:`transition`) unless the
         ``"jax_scan"``, ``"tensorflow"`` or ``"torch"`` kernel runs (:meth:`uses_kernel`).
         """
-        if self.uses_kernel("torch"):
-            return self._torch_scan(inputs, states, elapsed_time, constants, return_sequences)
-        if self.uses_kernel("jax_scan"):
+        on_torch = self.uses_kernel("torch")
+        if on_torch:
+            from liquidtime.kernels.torch_cfc import cfc_sequence
+        elif self.uses_kernel("jax_scan"):
             from liquidtime.kernels.jax_cfc import network_scan
         elif self.uses_kernel("tensorflow"):
             from liquidtime.kernels.tf_cfc import network_scan
@@ -244,47 +245,20 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
 
         self.check_input_features(inputs)
         folded, update_params, weights = self._sequence_weights(elapsed_time)
-        update = functools.partial(cfc_update, self.mode, folded=folded)
-        outputs = network_scan(
-            update,
-            self.activation,
-            inputs,
-            states[0],
-            elapsed_time,
-            update_params,
-            *weights,
+        arguments = (
+            self.activation, inputs, states[0], elapsed_time, update_params, *weights,
             constants["dropout"],
-            return_sequences=return_sequences,
         )
+        if on_torch:
+            # The PyTorch kernel folds the time heads itself, for a constant elapsed time
+            # as _update_arguments does, and returns every step's state.
+            sequence = cfc_sequence(self.mode, *arguments)
+            outputs = sequence if return_sequences else sequence[-1]
+        else:
+            update = functools.partial(cfc_update, self.mode, folded=folded)
+            outputs = network_scan(update, *arguments, return_sequences=return_sequences)
         last_state = outputs[-1] if return_sequences else outputs
         return outputs, [last_state, *states[1:]]
-
-    def _torch_scan(self, inputs, states, elapsed_time, constants, return_sequences):
-        """The sequence by :func:`~liquidtime.kernels.torch_cfc.cfc_sequence` (PyTorch).
-
-        The values of scanning :meth:`transition` (with the same folded time heads
-        for a constant elapsed time); the backward pass is hand-written and computes
-        each weight gradient as one matmul over the whole sequence.
-
-        Returns:
-            ``(outputs, final_states)`` as :meth:`fused_scan`.
-        """
-        from liquidtime.kernels.torch_cfc import cfc_sequence
-
-        self.check_input_features(inputs)
-        _, update_params, weights = self._sequence_weights(elapsed_time)
-        sequence = cfc_sequence(
-            self.mode,
-            self.activation,
-            inputs,
-            states[0],
-            elapsed_time,
-            update_params,
-            *weights,
-            constants["dropout"],
-        )
-        last_state = sequence[-1]
-        return (sequence if return_sequences else last_state), [last_state, *states[1:]]
 
     def _sequence_weights(self, elapsed_time: Any) -> tuple[bool, tuple, tuple]:
         """The weights both whole-sequence kernels take.
