@@ -97,8 +97,9 @@ ROWS = [
     Row("ncps-torch-cfc-1t", "ncps.torch CfC, 1 thread", "ncps", "cfc", "torch", {"threads": 1}),
 ]
 OTHER_BACKEND_MODELS = ("ltc", "ltc-dense", "cfc", "lstm")
-KERNEL_MODELS = ("ltc", "cfc")
-"""Models whose TensorFlow rows are also measured with ``implementation="reference"``."""
+KERNEL_MODELS = {"tensorflow": ("ltc", "cfc"), "torch": ("ltc", "ltc-dense", "cfc")}
+"""Models whose rows on these backends are also measured with ``implementation="reference"``
+(the ``...-ref`` rows: the same model without its kernels)."""
 
 
 def other_backend_rows(backends: list[str]) -> list[Row]:
@@ -117,11 +118,12 @@ def other_backend_rows(backends: list[str]) -> list[Row]:
             if backend == "tensorflow":
                 rows.append(Row(f"{model}@tensorflow-xla", f"{labels[model]} (tensorflow, XLA)",
                                 "liquidtime", model, backend, {"jit_compile": True}))
-            if backend == "tensorflow" and model in KERNEL_MODELS:
-                # The same without the TensorFlow kernels (the before of issue 19).
+            if model in KERNEL_MODELS.get(backend, ()):
+                # The same without the backend's kernels (the before of issue 19).
                 reference = {"implementation": "reference"}
-                rows.append(Row(f"{model}@tensorflow-ref", f"{labels[model]} (tensorflow, reference)",
+                rows.append(Row(f"{model}@{backend}-ref", f"{labels[model]} ({backend}, reference)",
                                 "liquidtime", model, backend, reference))
+            if backend == "tensorflow" and model in KERNEL_MODELS[backend]:
                 rows.append(Row(f"{model}@tensorflow-xla-ref",
                                 f"{labels[model]} (tensorflow, XLA, reference)", "liquidtime", model,
                                 backend, {"jit_compile": True, **reference}))

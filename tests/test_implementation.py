@@ -42,8 +42,7 @@ def inner_cell(layer):
 def kernels_here(layer) -> list[str]:
     """The layer's cell's kernels that run on the current backend with its solver."""
     cell = inner_cell(layer)
-    solver = getattr(cell, "solver", None)
-    return [name for name, kernel in cell.named_kernels.items() if kernel.runs_here(solver)]
+    return [name for name, kernel in cell.named_kernels.items() if kernel.runs_here(cell)]
 
 
 def outputs_and_gradients(layer, x, elapsed_time):
@@ -96,6 +95,8 @@ def test_auto_picks_the_kernels_of_the_backend():
     synaptic = ["fused_unfolds", "torch"] if backend == "torch" else ["fused_unfolds"]
     assert kernels_here(LAYERS["synaptic_ltc"]()) == synaptic
     assert kernels_here(LAYERS["synaptic_ltc"](solver="rk4")) == []
+    assert kernels_here(LAYERS["ltc"]()) == (["torch"] if backend == "torch" else [])
+    assert kernels_here(LAYERS["ltc"](solver="euler")) == []
     cell = inner_cell(LAYERS["synaptic_ltc"]())
     assert not cell.rematerialize  # fused_unfolds recomputes by itself
     assert inner_cell(LAYERS["synaptic_ltc"](implementation="reference")).rematerialize
@@ -143,6 +144,35 @@ def test_a_solver_kernel_needs_its_solver():
         r"not of the cell's solver 'rk4'.*one of \['auto', 'reference'\]",
     ):
         SynapticLTCCell(AutoNCP(8, 2), solver="rk4", implementation="fused_unfolds")
+
+
+def test_kernels_need_elementwise_activations():
+    """The kernels differentiate the activations value by value: with one that mixes
+    values (softmax, or a callable not known to be elementwise) "auto" runs the
+    reference form, and naming a kernel is an error that says why."""
+    backend = keras.backend.backend()
+    cfc_kernel = {"jax": "jax_scan", "torch": "torch", "tensorflow": "tensorflow"}[backend]
+    mixing = CfC(4, backbone_units=6, backbone_layers=1, activation="softmax")
+    assert kernels_here(mixing) == []
+    assert kernels_here(CfC(4, backbone_units=6, backbone_layers=1, activation="relu")) == [
+        cfc_kernel
+    ]
+    no_backbone = CfC(4, backbone_layers=0, activation=lambda x: x)
+    assert kernels_here(no_backbone) == [cfc_kernel]  # the activation is unused
+    with pytest.raises(
+        ValueError,
+        match=rf"the kernel '{cfc_kernel}' of CfCCell needs an elementwise `activation`.*"
+        r"one of \['auto', 'reference'\]",
+    ):
+        CfC(4, backbone_units=6, backbone_layers=1, activation=lambda x: x,
+            implementation=cfc_kernel)
+    if backend == "torch":
+        assert kernels_here(LTC(4, activation="softmax")) == []
+        assert kernels_here(LTC(4, backbone_units=6, backbone_layers=1,
+                                backbone_activation=lambda x: x)) == []
+        with pytest.raises(ValueError, match=r"needs an elementwise `backbone_activation`"):
+            LTC(4, backbone_units=6, backbone_layers=1, backbone_activation="softmax",
+                implementation="torch")
 
 
 def test_the_mixed_memory_cell_runs_its_cells_implementation():

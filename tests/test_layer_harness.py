@@ -608,8 +608,7 @@ def test_a_float64_object_computes_in_float64(case):
 def _kernels_here(cell: BaseCell) -> list[str]:
     """The cell's named kernels that ``"auto"`` runs on this backend (with its solver)."""
     inner = cell.cell if isinstance(cell, MixedMemoryCell) else cell
-    solver = getattr(inner, "solver", None)
-    return [name for name, kernel in inner.named_kernels.items() if kernel.runs_here(solver)]
+    return [name for name, kernel in inner.named_kernels.items() if kernel.runs_here(inner)]
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)

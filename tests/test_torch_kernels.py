@@ -1,14 +1,14 @@
 """The native PyTorch kernels (``liquidtime.kernels.torch_*``) against the reference forms.
 
-On Keras's PyTorch backend ``SynapticLTCCell`` (fused solver) and ``CfCCell`` run
+On Keras's PyTorch backend ``SynapticLTCCell`` and ``LTCCell`` (fused solver) and ``CfCCell`` run
 whole sequences through ``torch.autograd.Function`` kernels with hand-written
 backward passes. Their outputs and their gradients with respect to every weight,
 the inputs, the initial state and per-step elapsed times must be those of the
 reference form (``implementation="reference"``: PyTorch's autograd of the cell's
 ``transition`` scanned step by step, with the same weights) to 1e-5 in float32 and
 1e-10 in float64 (relative to the largest value), for both kinds of elapsed time,
-with and without ``return_sequences``, for fully connected and NCP wirings and for
-every CfC mode and backbone depth.
+with and without ``return_sequences``, for fully connected and NCP wirings, for
+every CfC mode and backbone depth, and for the dense LTC's activations and backbones.
 
 Marked ``backends``: ``tests/test_backends.py`` reruns them in a PyTorch-backend
 process from the default run; under other backends they are skipped.
@@ -108,6 +108,13 @@ def cfc_spy(monkeypatch):
     return Spy(monkeypatch, torch_cfc, "cfc_sequence")
 
 
+@pytest.fixture
+def dense_ltc_spy(monkeypatch):
+    from liquidtime.kernels import torch_dense_ltc
+
+    return Spy(monkeypatch, torch_dense_ltc, "dense_ltc_sequence")
+
+
 @pytest.fixture(params=["float32", "float64"])
 def dtype(request):
     if request.param == "float64":
@@ -158,6 +165,48 @@ def test_cfc_kernel_matches_reference(
     compare(make_layer, data, dtype, cfc_spy)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"activation": "tanh", "ode_unfolds": 2},
+        {"activation": "relu", "positivity": "clip"},
+        {"backbone_units": 6, "backbone_layers": 1},
+        {"backbone_units": 6, "backbone_layers": 2, "backbone_activation": "relu"},
+    ],
+    ids=["sigmoid", "tanh", "relu_clip", "backbone_1", "backbone_2_relu"],
+)
+@pytest.mark.parametrize("time_kind", ["constant", "per_step"])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_dense_ltc_kernel_matches_reference(
+    dense_ltc_spy, dtype, options, time_kind, return_sequences
+):
+    data = sequence_data(dtype, 3, 7, 4, 5, time_kind)
+
+    def make_layer(implementation):
+        options_here = {"ode_unfolds": 3, **options}
+        return LTC(5, return_sequences=return_sequences, implementation=implementation,
+                   **options_here)
+
+    compare(make_layer, data, dtype, dense_ltc_spy)
+
+
+def test_dense_ltc_kernel_with_backbone_dropout_masks(monkeypatch, dense_ltc_spy):
+    """The same (fixed) dropout masks in both forms give the same gradients."""
+    data = sequence_data("float32", 4, 6, 3, 5, "per_step")
+    rng = np.random.default_rng(2)
+    masks = [keras.ops.convert_to_tensor((rng.uniform(size=(4, 8)) > 0.4) / 0.6, "float32")
+             for _ in range(2)]
+
+    def make_layer(implementation):
+        layer = LTC(5, backbone_units=8, backbone_layers=2, backbone_dropout=0.4,
+                    return_sequences=True, implementation=implementation)
+        monkeypatch.setattr(layer.cell.network, "dropout_masks", lambda batch, training: masks)
+        return layer
+
+    compare(make_layer, data, "float32", dense_ltc_spy, training=True)
+
+
 def test_cfc_kernel_with_backbone_dropout_masks(monkeypatch, cfc_spy):
     """The same (fixed) dropout masks in both forms give the same gradients."""
     data = sequence_data("float32", 4, 6, 3, 5, "per_step")
@@ -174,13 +223,14 @@ def test_cfc_kernel_with_backbone_dropout_masks(monkeypatch, cfc_spy):
     compare(make_layer, data, "float32", cfc_spy, training=True)
 
 
-@pytest.mark.parametrize("kernel", ["ltc", "cfc"])
+@pytest.mark.parametrize("kernel", ["ltc", "cfc", "dense_ltc"])
 def test_kernel_gradients_pass_gradcheck(kernel):
     """PyTorch's finite-difference check of each kernel function on its own (float64)."""
     import torch
 
     from liquidtime.activations import lecun_tanh
     from liquidtime.kernels.torch_cfc import cfc_sequence
+    from liquidtime.kernels.torch_dense_ltc import dense_ltc_sequence
     from liquidtime.kernels.torch_synaptic_ltc import synaptic_ltc_sequence
 
     generator = torch.Generator().manual_seed(0)
@@ -196,6 +246,13 @@ def test_kernel_gradients_pass_gradcheck(kernel):
                 dt, tensor(n, n, low=3, high=8), tensor(n, n, low=1, high=4),
                 tensor(n, n, low=0.1, high=1), tensor(n, n))
         function = lambda *a: synaptic_ltc_sequence(*a, unfolds=2)  # noqa: E731
+    elif kernel == "dense_ltc":
+        args = (tensor(time, batch, 2), tensor(batch, n), dt, tensor(n, low=0.5, high=2),
+                tensor(n), tensor(2, 4), tensor(4), tensor(n, 4), tensor(4, n), tensor(n))
+
+        def function(x, x0, dt, inverse_tau, reversal, v, c, r, w, b):
+            return dense_ltc_sequence(torch.sigmoid, lecun_tanh, x, x0, dt, 2, inverse_tau,
+                                      reversal, v, c, r, [(w, b)], None)
     else:
         args = (tensor(time, batch, 2), tensor(batch, n), dt, tensor(2, 4), tensor(4),
                 tensor(n, 4), tensor(4, 4 * n), tensor(4 * n))
@@ -206,18 +263,20 @@ def test_kernel_gradients_pass_gradcheck(kernel):
     assert torch.autograd.gradcheck(function, args, eps=1e-6, atol=1e-8, rtol=1e-6)
 
 
-@pytest.mark.parametrize("model", ["ltc", "cfc"])
-def test_fit_on_torch_trains_through_the_kernels(model, ltc_spy, cfc_spy):
+@pytest.mark.parametrize("model", ["ltc", "cfc", "dense_ltc"])
+def test_fit_on_torch_trains_through_the_kernels(model, ltc_spy, cfc_spy, dense_ltc_spy):
     """``model.fit`` reduces the loss when every training step runs a kernel."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 12, 3)).astype("float32")
     y = np.tanh(x.sum(axis=(1, 2), keepdims=False) / 6.0)[:, None].astype("float32")
-    layer = LTC(FullyConnected(8, seed=0), ode_unfolds=3) if model == "ltc" else CfC(8)
+    layers = {"ltc": lambda: LTC(FullyConnected(8, seed=0), ode_unfolds=3), "cfc": lambda: CfC(8),
+              "dense_ltc": lambda: LTC(8, ode_unfolds=3)}
+    layer = layers[model]()
     inputs = keras.Input((12, 3))
     network = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
     network.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     before = network.evaluate(x, y, verbose=0)
     network.fit(x, y, batch_size=16, epochs=1, verbose=0)
     after = network.evaluate(x, y, verbose=0)
-    assert (ltc_spy if model == "ltc" else cfc_spy).calls
+    assert {"ltc": ltc_spy, "cfc": cfc_spy, "dense_ltc": dense_ltc_spy}[model].calls
     assert np.isfinite(after) and after < before

@@ -30,6 +30,28 @@ def lecun_tanh(x: Any) -> Any:
 _LIQUIDTIME_ACTIVATIONS = {"lecun_tanh": lecun_tanh, "tanh": tanh}
 
 
+_NOT_ELEMENTWISE = ("softmax", "log_softmax")
+"""Keras's activations that mix the values of a row."""
+
+
+def is_elementwise(activation: Callable) -> bool:
+    """Whether ``activation`` is known to act on each value alone.
+
+    True for liquidtime's activations and Keras's built-in ones other than
+    ``softmax`` and ``log_softmax``; False for any other callable, which may mix
+    values (the kernels that differentiate an activation value by value need this).
+    """
+    if any(activation is function for function in _LIQUIDTIME_ACTIVATIONS.values()):
+        return True
+    name = getattr(activation, "__name__", None)
+    if not isinstance(name, str) or name in _NOT_ELEMENTWISE:
+        return False
+    try:
+        return keras.activations.get(name) is activation
+    except ValueError:
+        return False
+
+
 def get_activation(identifier: str | Callable | dict | None) -> Callable:
     """Like ``keras.activations.get``, and also knows ``"lecun_tanh"``.
 

@@ -65,9 +65,7 @@ class BaseCell(keras.layers.Layer):
     ):
         _validation.positive_int("units", units)
         validation.reject_keras_rnn_habits(type(self).__name__, kwargs)
-        self._implementation = check_implementation(
-            type(self).__name__, implementation, self.named_kernels, getattr(self, "solver", None)
-        )
+        self._implementation = check_implementation(self, implementation)
         super().__init__(**kwargs)
         self.units = units
         self.elapsed_time_as_feature = bool(elapsed_time_as_feature)
@@ -93,7 +91,7 @@ class BaseCell(keras.layers.Layer):
         return (
             self.implementation == "auto"
             and kernel is not None
-            and kernel.runs_here(getattr(self, "solver", None))
+            and kernel.runs_here(self)
             and (kernel.auto_under_xla or not in_xla_function())
         )
 

@@ -14,7 +14,7 @@ from liquidtime._backend_ops import sigmoid_argument_scale, tanh
 from liquidtime.cells.base import BaseCell
 from liquidtime.cells.network import BackboneDropoutRNNHook
 from liquidtime.cells.network_cell import NetworkCell
-from liquidtime.kernels.selection import Kernel
+from liquidtime.kernels.selection import Kernel, elementwise_activations
 
 CFC_MODES = ("default", "pure", "no_gate")
 
@@ -153,11 +153,13 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
     activation_is_backbone_activation = True
 
     named_kernels = {
-        "jax_scan": Kernel(backends=("jax",)),
-        "torch": Kernel(backends=("torch",)),
+        "jax_scan": Kernel(backends=("jax",), condition=elementwise_activations),
+        "torch": Kernel(backends=("torch",), condition=elementwise_activations),
         # XLA compiles it ~8x more slowly than the reference for the same wall time
         # (docs/performance.md): "auto" leaves it to the TensorFlow graph.
-        "tensorflow": Kernel(backends=("tensorflow",), auto_under_xla=False),
+        "tensorflow": Kernel(
+            backends=("tensorflow",), auto_under_xla=False, condition=elementwise_activations
+        ),
     }
 
     def __init__(
@@ -269,20 +271,10 @@ class CfCCell(NetworkCell, BaseCell, BackboneDropoutRNNHook):
             state_kernel, [(kernel, bias) per backbone layer])``.
         """
         folded, update_params, head_map = self._update_arguments(elapsed_time)
-        weights = self.network.mapped_weights(head_map)
-        arrays = (
-            _value(weights.input_kernel),
-            _value(weights.first_bias),
-            _value(weights.state_kernel),
-            [(_value(kernel), _value(bias)) for kernel, bias in weights.layers],
-        )
+        arrays = self.network_arrays(head_map)
         return folded, update_params, arrays
 
     def get_config(self) -> dict[str, Any]:
         config = {"mode": self.mode, **self.network_config()}
         return {**super().get_config(), **config}
 
-
-def _value(tensor: Any) -> Any:
-    """The array behind a Keras variable (the tensor itself otherwise)."""
-    return getattr(tensor, "value", tensor)

@@ -22,7 +22,8 @@ from liquidtime.cells.parameters import (
     positive_initializer,
     positive_value,
 )
-from liquidtime.solvers import Solver
+from liquidtime.kernels.selection import Kernel, elementwise_activations
+from liquidtime.solvers import FusedSolver, Solver
 
 
 @keras.saving.register_keras_serializable(package="liquidtime")
@@ -68,6 +69,11 @@ class LTCCell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
         *_regularizer, *_constraint: As in Keras's own cells, for the same weights.
         elapsed_time_as_feature: See :class:`~liquidtime.cells.base.BaseCell`.
         seed: Seed of the backbone dropout masks.
+        implementation: ``"auto"``, ``"reference"`` or ``"torch"``: for the fused
+            solver on PyTorch, ``"torch"`` runs whole sequences natively
+            (:mod:`liquidtime.kernels.torch_dense_ltc`, a hand-written backward pass;
+            elementwise activations only); ``"auto"`` picks it there. See
+            :class:`~liquidtime.cells.base.BaseCell`.
 
     Call arguments (inside ``keras.layers.RNN``):
         inputs: ``(batch, M)``, or ``(batch, M + 1)`` with the elapsed time last.
@@ -84,6 +90,10 @@ class LTCCell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
     """
 
     weight_kinds = (*RNN_WEIGHT_KINDS, "tau", "reversal")
+
+    named_kernels = {
+        "torch": Kernel(backends=("torch",), solver=FusedSolver, condition=elementwise_activations),
+    }
 
     def __init__(
         self,
@@ -146,6 +156,29 @@ class LTCCell(NetworkCell, ContinuousTimeCell, BackboneDropoutRNNHook):
     def decay_and_drive(self, state, projected, constants):
         f = self.synaptic_activation(state, projected, constants)
         return constants["inverse_tau"] + f, f * constants["reversal"]
+
+    def fused_scan(
+        self, inputs, states, elapsed_time, constants, training=None, return_sequences=True
+    ):
+        """On PyTorch with the fused solver, the sequence by the native torch kernel.
+
+        :func:`~liquidtime.kernels.torch_dense_ltc.dense_ltc_sequence`: the values of
+        scanning :meth:`transition`, with ``I gamma + mu`` for the whole sequence in
+        one matmul and a hand-written backward pass. Returns None (scan
+        :meth:`transition`) unless the ``"torch"`` kernel runs (:meth:`uses_kernel`).
+        """
+        if not self.uses_kernel("torch"):
+            return None
+        from liquidtime.kernels.torch_dense_ltc import dense_ltc_sequence
+
+        self.check_input_features(inputs)
+        sequence = dense_ltc_sequence(
+            self.activation, self.backbone_activation, inputs, states[0], elapsed_time,
+            self.ode_unfolds, constants["inverse_tau"], constants["reversal"],
+            *self.network_arrays(), constants["dropout"],
+        )
+        outputs = sequence if return_sequences else sequence[-1]
+        return outputs, [sequence[-1], *states[1:]]
 
     def get_config(self) -> dict[str, Any]:
         config = {"positivity": self.positivity, **self.network_config()}

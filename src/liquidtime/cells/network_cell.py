@@ -210,6 +210,33 @@ class NetworkCell(_MixinBase):
         """``dropout``: the backbone's masks for the sequence (or None)."""
         return {"dropout": self.network.dropout_masks(batch_size, training)}
 
+    def network_arrays(self, head_map: Callable[[Any], Any] | None = None) -> tuple:
+        """The network's weights as arrays, for the whole-sequence kernels.
+
+        Args:
+            head_map: As in :meth:`InputStateNetwork.mapped_weights`.
+
+        Returns:
+            ``(input_kernel, first_bias, state_kernel, [(kernel, bias) per backbone
+            layer])`` (see :class:`~liquidtime.cells.network.NetworkWeights`).
+        """
+        weights = self.network.mapped_weights(head_map)
+        return (
+            _value(weights.input_kernel),
+            _value(weights.first_bias),
+            _value(weights.state_kernel),
+            [(_value(kernel), _value(bias)) for kernel, bias in weights.layers],
+        )
+
+    def kernel_activations(self) -> dict[str, Callable]:
+        """The activations the cell's equations use, by argument name (for the kernels'
+        :func:`~liquidtime.kernels.selection.elementwise_activations`)."""
+        used = {} if self.activation_is_backbone_activation else {"activation": self.activation}
+        if self.backbone_layers:
+            name = "activation" if self.activation_is_backbone_activation else "backbone_activation"
+            used[name] = self.backbone_activation
+        return used
+
     def network_config(self) -> dict[str, Any]:
         """The network arguments (see the class), serialized for ``get_config``."""
         config = {
@@ -221,3 +248,8 @@ class NetworkCell(_MixinBase):
         if not self.activation_is_backbone_activation:
             config["backbone_activation"] = serialize_activation(self.backbone_activation)
         return {**config, "seed": self.seed, **weight_options_config(self, self.weight_kinds)}
+
+
+def _value(tensor: Any) -> Any:
+    """The array behind a Keras variable (the tensor itself otherwise)."""
+    return getattr(tensor, "value", tensor)

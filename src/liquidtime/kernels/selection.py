@@ -24,10 +24,12 @@ CfC's whole sequence in one ``tf.custom_gradient`` with a hand-written backward 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
 import keras
+
+from liquidtime.activations import is_elementwise
 
 AUTO = "auto"
 REFERENCE = "reference"
@@ -49,29 +51,66 @@ class Kernel:
             that XLA compiles (``jit_compile=True``). False for a kernel that XLA
             compiles much more slowly than the reference form without running faster;
             named explicitly, the kernel runs there too.
+        condition: Further requirements on the cell's arguments, or None: a function
+            of the cell returning why the kernel cannot compute it (a phrase that
+            completes "the kernel ... of CfCCell ..."), or None when it can.
     """
 
     backends: tuple[str, ...]
     solver: type | None = None
     auto_under_xla: bool = True
+    condition: Callable[[Any], str | None] | None = None
 
-    def runs_here(self, solver: Any = None) -> bool:
-        """Whether the kernel runs on the current backend, for a cell with ``solver``."""
-        if keras.backend.backend() not in self.backends:
-            return False
-        return self.solver is None or type(solver) is self.solver
+    def why_not_here(self, cell: Any) -> str | None:
+        """Why the kernel does not run here for ``cell``, or None when it does.
+
+        Args:
+            cell: The cell (its constructor has set its solver and activations).
+
+        Returns:
+            A phrase completing "the kernel ... of CELL ...", or None.
+        """
+        backend = keras.backend.backend()
+        if backend not in self.backends:
+            return f"runs on {' and '.join(self.backends)}, not on the current backend"
+        solver = getattr(cell, "solver", None)
+        if self.solver is not None and type(solver) is not self.solver:
+            solver_name = getattr(solver, "name", type(solver).__name__)
+            kernel_solver = getattr(self.solver, "name", self.solver)  # a Solver class
+            return (
+                f"computes the steps of the {kernel_solver!r} solver, not of the cell's "
+                f"solver {solver_name!r}"
+            )
+        return None if self.condition is None else self.condition(cell)
+
+    def runs_here(self, cell: Any) -> bool:
+        """Whether the kernel runs on the current backend for ``cell``."""
+        return self.why_not_here(cell) is None
 
 
-def check_implementation(
-    owner: str, implementation: Any, kernels: Mapping[str, Kernel], solver: Any = None
-) -> str:
+def elementwise_activations(cell: Any) -> str | None:
+    """A :attr:`Kernel.condition`: the activations the cell's kernel uses are elementwise.
+
+    For kernels that differentiate an activation value by value (its derivative as a
+    vector, from one vector-Jacobian product). The cell lists what it uses in
+    ``kernel_activations()``, a dict from argument name to function.
+    """
+    for name, activation in cell.kernel_activations().items():
+        if not is_elementwise(activation):
+            return (
+                f"needs an elementwise `{name}` (liquidtime's or one of Keras's own, "
+                f"not softmax), not {activation!r}"
+            )
+    return None
+
+
+def check_implementation(cell: Any, implementation: Any) -> str:
     """Validates a cell's ``implementation`` argument.
 
     Args:
-        owner: The cell's class name, for messages.
+        cell: The cell, whose :attr:`~liquidtime.cells.BaseCell.named_kernels` are its
+            kernels (its constructor has set its solver and activations).
         implementation: The value given.
-        kernels: The cell's kernels, by name.
-        solver: The cell's solver, if it has one.
 
     Returns:
         ``implementation``.
@@ -79,10 +118,12 @@ def check_implementation(
     Raises:
         ValueError: For an unknown value (listing the valid ones), a kernel the cell
             does not have, or one that does not run on the current backend (or with
-            the cell's solver); the message names the choices available here.
+            the cell's solver or arguments); the message names the choices available
+            here.
     """
+    owner, kernels = type(cell).__name__, cell.named_kernels
     backend = keras.backend.backend()
-    here = [AUTO, REFERENCE, *(n for n, k in kernels.items() if k.runs_here(solver))]
+    here = [AUTO, REFERENCE, *(n for n, k in kernels.items() if k.runs_here(cell))]
     if implementation in (AUTO, REFERENCE):
         return implementation
     if implementation not in KERNEL_NAMES and implementation not in kernels:
@@ -93,20 +134,11 @@ def check_implementation(
     kernel = kernels.get(implementation)
     if kernel is None:
         reason = f"{owner} has no kernel {implementation!r}"
-    elif backend not in kernel.backends:
-        reason = (
-            f"the kernel {implementation!r} of {owner} runs on "
-            f"{' and '.join(kernel.backends)}, not on the current backend"
-        )
-    elif not kernel.runs_here(solver):
-        solver_name = getattr(solver, "name", type(solver).__name__)
-        kernel_solver = getattr(kernel.solver, "name", kernel.solver)  # a Solver class
-        reason = (
-            f"the kernel {implementation!r} of {owner} computes the steps of the "
-            f"{kernel_solver!r} solver, not of the cell's solver {solver_name!r}"
-        )
     else:
-        return implementation
+        why_not = kernel.why_not_here(cell)
+        if why_not is None:
+            return implementation
+        reason = f"the kernel {implementation!r} of {owner} {why_not}"
     raise ValueError(
         f"Received an invalid value for argument `implementation`: {reason}. On the "
         f"{backend} backend, {owner} takes one of {here}."

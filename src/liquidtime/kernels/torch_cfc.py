@@ -33,7 +33,8 @@ from typing import Any, NamedTuple
 
 import torch
 
-from liquidtime.activations import lecun_tanh
+from liquidtime.kernels import torch_network
+from liquidtime.kernels.torch_network import rows
 
 
 class Structure(NamedTuple):
@@ -86,10 +87,9 @@ def cfc_sequence(
         The states after every step, ``(time, batch, n)``; differentiable with
         respect to every tensor argument but the masks.
     """
-    if activation is lecun_tanh and layers:
-        activation, input_kernel, first_bias, state_kernel, layers = _fold_lecun_scales(
-            input_kernel, first_bias, state_kernel, layers
-        )
+    activation, input_kernel, first_bias, state_kernel, layers = torch_network.fold_lecun_scales(
+        activation, input_kernel, first_bias, state_kernel, layers
+    )
     constant_dt = float(elapsed_time) if not isinstance(elapsed_time, torch.Tensor) else None
     structure = Structure(mode, activation, len(layers), dropout_masks is not None, constant_dt)
     flat_layers = [tensor for layer in layers for tensor in layer]
@@ -105,31 +105,6 @@ def cfc_sequence(
         *(dropout_masks or ()),
         *update_params,
     )
-
-
-_LECUN_OUTER, _LECUN_INNER = 1.7159, 0.666
-"""The constants of :func:`~liquidtime.activations.lecun_tanh`, ``1.7159 tanh(0.666 x)``."""
-
-
-def _fold_lecun_scales(
-    input_kernel: torch.Tensor,
-    first_bias: torch.Tensor,
-    state_kernel: torch.Tensor,
-    layers: Sequence[tuple[torch.Tensor, torch.Tensor]],
-) -> tuple[Callable[[Any], Any], torch.Tensor, torch.Tensor, torch.Tensor, list]:
-    """The backbone with ``lecun_tanh`` as ``tanh`` on rescaled weights.
-
-    ``phi(a) = c tanh(k a)``: every map into a backbone layer is multiplied by ``k``
-    and every map out of one by ``c``, so that each step runs one ``tanh`` per
-    layer instead of two extra multiplications (the same values up to rounding).
-
-    Returns:
-        ``(torch.tanh, input_kernel, first_bias, state_kernel, layers)``.
-    """
-    inner, outer = _LECUN_INNER, _LECUN_OUTER
-    scaled = [(outer * inner * kernel, inner * bias) for kernel, bias in layers[:-1]]
-    scaled.append((outer * layers[-1][0], layers[-1][1]))
-    return torch.tanh, inner * input_kernel, inner * first_bias, inner * state_kernel, scaled
 
 
 def _update(
@@ -224,11 +199,6 @@ def _parameter_gradients(
     return grad_params, grad_dt
 
 
-def _rows(tensor: torch.Tensor) -> torch.Tensor:
-    """``(time, batch, k)`` as ``(time * batch, k)``."""
-    return tensor.reshape(-1, tensor.shape[-1])
-
-
 class _CfCSequence(torch.autograd.Function):
     """:func:`cfc_sequence` with the hand-written backward pass."""
 
@@ -249,7 +219,7 @@ class _CfCSequence(torch.autograd.Function):
         masks = rest[2 * num_layers : 3 * num_layers] if structure.dropout else None
         params = rest[(3 if structure.dropout else 2) * num_layers :]
         length, batch, _ = inputs.shape
-        projected = torch.addmm(first_bias, _rows(inputs), input_kernel).view(length, batch, -1)
+        projected = torch.addmm(first_bias, rows(inputs), input_kernel).view(length, batch, -1)
         training = any(ctx.needs_input_grad)
         states = x0.new_empty((length, *x0.shape))
         # Every step's output written in place: a_k (training), the heads (training),
@@ -266,12 +236,9 @@ class _CfCSequence(torch.autograd.Function):
         dt_steps = [structure.constant_dt] * length if dt is None else dt.unbind(0)
         x = x0
         for t in range(length):
-            a = torch.addmm(projected_steps[t], x, state_kernel, out=targets[t][0])
-            for k, (kernel, bias) in enumerate(layers):
-                z = structure.activation(a)
-                if masks is not None:
-                    z = z * masks[k]
-                a = torch.addmm(bias, z, kernel, out=targets[t][k + 1])
+            a = torch_network.heads(
+                projected_steps[t], x, state_kernel, layers, structure.activation, masks, targets[t]
+            )
             x = _update(structure.mode, a, dt_steps[t], params, out=state_steps[t])
         ctx.structure = structure
         if training:
@@ -296,18 +263,9 @@ class _CfCSequence(torch.autograd.Function):
         groups = heads.shape[-1] // n
         factors = factors.view(length, batch, groups, n)
 
-        # phi(a_k) m_k and phi'(a_k) m_k for every step at once (phi is elementwise).
-        activated, slopes = [], []
-        with torch.enable_grad():
-            for k, a in enumerate(pre_activations):
-                a = a.detach().requires_grad_()
-                z = structure.activation(a)
-                (slope,) = torch.autograd.grad(z, a, torch.ones_like(z))
-                z = z.detach()
-                if masks is not None:
-                    z, slope = z * masks[k], slope * masks[k]
-                activated.append(z)
-                slopes.append(slope)
+        activated, slopes = torch_network.backbone_activations(
+            pre_activations, structure.activation, masks
+        )
 
         head_cotangents = torch.empty_like(heads)
         layer_cotangents = [torch.empty_like(a) for a in pre_activations]
@@ -320,22 +278,19 @@ class _CfCSequence(torch.autograd.Function):
             if state_cotangents is not None:
                 state_cotangents[t] = d_x
             torch.mul(factors[t], d_x.unsqueeze(1), out=head_cotangents[t].view(batch, groups, n))
-            d_a = head_cotangents[t]
-            for k in reversed(range(num_layers)):
-                d_a = torch.mul(d_a.mm(kernels_t[k]), slopes[k][t], out=layer_cotangents[k][t])
-            d_x = d_a.mm(state_kernel_t)
+            _, d_x = torch_network.state_cotangent(
+                head_cotangents[t], kernels_t, [slope[t] for slope in slopes], state_kernel_t,
+                [cotangents[t] for cotangents in layer_cotangents],
+            )
 
         first = layer_cotangents[0] if num_layers else head_cotangents
-        first_rows = _rows(first)
+        first_rows = rows(first)
         grad_inputs = first_rows.mm(input_kernel.t()).view(inputs.shape)
-        grad_input_kernel = _rows(inputs).t().mm(first_rows)
+        grad_input_kernel = rows(inputs).t().mm(first_rows)
         previous_states = torch.cat([x0.unsqueeze(0), states[:-1]], dim=0)
-        grad_state_kernel = _rows(previous_states).t().mm(first_rows)
+        grad_state_kernel = rows(previous_states).t().mm(first_rows)
         grad_first_bias = first_rows.sum(0)
-        grad_layers = []
-        for k in range(num_layers):
-            following = layer_cotangents[k + 1] if k + 1 < num_layers else head_cotangents
-            grad_layers += [_rows(activated[k]).t().mm(_rows(following)), _rows(following).sum(0)]
+        grad_layers = torch_network.layer_gradients(activated, layer_cotangents, head_cotangents)
         grad_params, grad_dt = _parameter_gradients(
             structure.mode, heads, time_argument, params, extra, state_cotangents, head_cotangents
         )

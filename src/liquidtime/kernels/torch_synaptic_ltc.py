@@ -30,6 +30,8 @@ from typing import Any
 
 import torch
 
+from liquidtime.kernels.torch_network import flush_negligible_
+
 
 def synaptic_ltc_sequence(
     a0: torch.Tensor,
@@ -215,7 +217,6 @@ class _SynapticSequence(torch.autograd.Function):
         grad_a0b0 = a0.new_empty((length, n, 2, batch))
         grad_h = a0.new_empty((length, batch)) if dt is not None else None
 
-        negligible = _negligible(a0.dtype)
         after_views, denominator_views = trajectory.unbind(0)[1:], denominators.unbind(0)
         scaled_views, scaled_h_views = scaled.unbind(0), scaled_h.unbind(0)
         q_views, qv_views = scaled[:, :, 1].unbind(0), scaled[:, :, 0].unbind(0)
@@ -224,7 +225,7 @@ class _SynapticSequence(torch.autograd.Function):
         for t in reversed(range(length)):
             h_t = _step(h, t)
             g = g + grad_states[t]
-            g.masked_fill_(g.abs() < negligible, 0.0)
+            flush_negligible_(g)
             first = t * unfolds
             before = trajectory[first : first + unfolds]  # (L, N, B)
             after, step_denominators = after_views[first:], denominator_views[first:]
@@ -248,7 +249,7 @@ class _SynapticSequence(torch.autograd.Function):
                 a, b = _decay_and_drive(p, activations, a0[t].t(), b0[t].t())
                 grad_h[t] = (scaled[:, :, 1] * b - scaled[:, :, 0] * a).sum((0, 1))
 
-        grad_a0b0.masked_fill_(grad_a0b0.abs() < negligible, 0.0)
+        flush_negligible_(grad_a0b0)
         grad_a0 = -grad_a0b0[:, :, 0].permute(0, 2, 1)
         grad_b0 = grad_a0b0[:, :, 1].permute(0, 2, 1)
         grad_w = -grad_decay_drive[:, 0].t()
@@ -258,20 +259,6 @@ class _SynapticSequence(torch.autograd.Function):
             grad_a0, grad_b0, g.t(), grad_sigma_pair[..., 0], grad_sigma_pair[..., 1],
             grad_w, grad_w_erev, None, None, grad_dt,
         )
-
-
-def _negligible(dtype: torch.dtype) -> float:
-    """Cotangents below this are set to zero: ``tiny / eps`` of the dtype (float32: 1e-31).
-
-    The cotangent of the state shrinks step by step towards the start of a long
-    sequence; once it is that small, its products with the synapse slopes are
-    subnormal numbers, on which the CPU's arithmetic is some ten times slower
-    (a training step at batch 64, length 64, 32 neurons went from 0.13 s to 0.6 s
-    of CPU time). Dropped contributions are below float rounding of any gradient
-    larger than ``tiny``.
-    """
-    info = torch.finfo(dtype)
-    return info.tiny / info.eps
 
 
 def _decay_and_drive(
