@@ -531,7 +531,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", default="A,B", help="comma-separated: A, B")
     parser.add_argument("--rows", default=None,
-                        help="comma-separated row keys (default all): " + ", ".join(r.key for r in ROWS))
+                        help="comma-separated row keys (default all; with --torch-duel the models: "
+                             "ltc, cfc, ltc-dense): " + ", ".join(r.key for r in ROWS))
     parser.add_argument("--other-backends", default="torch,tensorflow",
                         help="liquidtime rows on these Keras backends too ('' for none)")
     parser.add_argument("--other-backends-configs", default="A")
@@ -567,7 +568,8 @@ def main() -> None:
         for config in [c.strip().upper() for c in args.configs.split(",") if c.strip()]:
             subprocess.run([sys.executable, str(HERE / "torch_backend.py"), "--config", config,
                             "--threads", str(args.threads), "--rounds", str(max(args.steps, 5)),
-                            "--warmup", str(args.warmup)], env=env, cwd=HERE, check=True)
+                            "--warmup", str(args.warmup), "--models", args.rows or "ltc,cfc"],
+                           env=env, cwd=HERE, check=True)
         return
 
     if args.worker:

@@ -10,11 +10,15 @@ to one output with MSE loss and Adam 1e-3 (as in ``compare_ncps.py``):
   kernel, :mod:`liquidtime.kernels.torch_synaptic_ltc`) against ncps.torch's ``LTC``
   with softplus (its default) and with clip constraints;
 - ``cfc``: liquidtime's ``CfC(units)`` (:mod:`liquidtime.kernels.torch_cfc`) against
-  ``ncps.torch.CfC`` (both with a backbone of 128 units, one layer).
+  ``ncps.torch.CfC`` (both with a backbone of 128 units, one layer);
+- ``ltc-dense``: liquidtime's dense LTC ``LTC(units)``
+  (:mod:`liquidtime.kernels.torch_dense_ltc`); ncps has no such model.
 
-The ratios are the fastest ncps variant's median time over ours. Needs ncps in the
-same environment. Run with ``KERAS_BACKEND=torch`` (``compare_ncps.py --torch-duel``
-does), for example::
+Every model also runs with ``implementation="reference"`` (the same layer without its
+kernel: the cell's step scanned by Keras's ops). The ratios are the fastest ncps
+variant's median time over ours, and our reference's over our kernel's. Needs ncps
+in the same environment for the ``ltc`` and ``cfc`` duels. Run with
+``KERAS_BACKEND=torch`` (``compare_ncps.py --torch-duel`` does), for example::
 
     KERAS_BACKEND=torch python benchmarks/torch_backend.py --config A --rounds 15 --threads 1
 """
@@ -37,17 +41,23 @@ CONFIGS = {
 Step = Callable[[], float]
 
 
-def liquidtime_steps(model: str, config: dict, x: np.ndarray, y: np.ndarray) -> tuple[Step, Step]:
+def liquidtime_steps(
+    model: str, config: dict, x: np.ndarray, y: np.ndarray, implementation: str = "auto"
+) -> tuple[Step, Step]:
     """``(train_step, infer_step)`` of liquidtime's model on the PyTorch backend."""
     import keras
 
     import liquidtime as lt
     from liquidtime.wirings import FullyConnected
 
+    unfolds = config["unfolds"]
     if model == "ltc":
-        layer = lt.LTC(FullyConnected(config["units"], seed=0), ode_unfolds=config["unfolds"])
+        layer = lt.LTC(FullyConnected(config["units"], seed=0), ode_unfolds=unfolds,
+                       implementation=implementation)
+    elif model == "ltc-dense":
+        layer = lt.LTC(config["units"], ode_unfolds=unfolds, implementation=implementation)
     else:
-        layer = lt.CfC(config["units"])
+        layer = lt.CfC(config["units"], implementation=implementation)
     inputs = keras.Input((config["length"], config["features"]))
     network = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
     network.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
@@ -99,8 +109,11 @@ def duel(model: str, config: dict, rounds: int, warmup: int) -> dict[str, dict[s
     rng = np.random.default_rng(0)
     x = rng.normal(size=(config["batch"], config["length"], config["features"])).astype("float32")
     y = rng.normal(size=(config["batch"], 1)).astype("float32")
-    contenders = {f"liquidtime {model}": liquidtime_steps(model, config, x, y)}
-    variants = ("softplus", "clip") if model == "ltc" else ("default",)
+    contenders = {
+        f"liquidtime {model}": liquidtime_steps(model, config, x, y),
+        f"liquidtime {model}, reference": liquidtime_steps(model, config, x, y, "reference"),
+    }
+    variants = {"ltc": ("softplus", "clip"), "cfc": ("default",)}.get(model, ())
     for variant in variants:
         name = f"ncps.torch {model}" + (f", {variant}" if model == "ltc" else "")
         contenders[name] = ncps_steps(model, variant, config, x, y)
@@ -123,28 +136,33 @@ def duel(model: str, config: dict, rounds: int, warmup: int) -> dict[str, dict[s
 
 
 def render(model: str, results: dict[str, dict[str, float]]) -> str:
-    """A Markdown table of one duel, with the fastest ncps variant over ours."""
+    """A Markdown table of one duel: the fastest ncps variant over ours, and our
+    reference form over our kernel."""
     ours_name = f"liquidtime {model}"
     ours = results[ours_name]
-    peers = {name: r for name, r in results.items() if name != ours_name}
+    reference = results[f"{ours_name}, reference"]
+    peers = {name: r for name, r in results.items() if name.startswith("ncps")}
     lines = ["| model | training step, ms (CPU ms) | inference, ms (CPU ms) |", "|---|---|---|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['train_ms']:.1f} ({r['train_cpu_ms']:.1f}) | "
                      f"{r['infer_ms']:.1f} ({r['infer_cpu_ms']:.1f}) |")
     for mode in ("train", "infer"):
-        fastest = min(peers, key=lambda name: peers[name][f"{mode}_ms"])
-        ratio = peers[fastest][f"{mode}_ms"] / ours[f"{mode}_ms"]
-        cpu_ratio = peers[fastest][f"{mode}_cpu_ms"] / ours[f"{mode}_cpu_ms"]
         label = "training step" if mode == "train" else "inference"
-        lines.append(f"| **{label}: fastest ncps ({fastest}) / ours** | "
-                     f"**{ratio:.2f}x** wall, {cpu_ratio:.2f}x CPU | |")
+        contrasts = [("our reference / our kernel", reference)]
+        if peers:
+            fastest = min(peers, key=lambda name: peers[name][f"{mode}_ms"])
+            contrasts.insert(0, (f"fastest ncps ({fastest}) / ours", peers[fastest]))
+        for title, other in contrasts:
+            ratio = other[f"{mode}_ms"] / ours[f"{mode}_ms"]
+            cpu_ratio = other[f"{mode}_cpu_ms"] / ours[f"{mode}_cpu_ms"]
+            lines.append(f"| **{label}: {title}** | **{ratio:.2f}x** wall, {cpu_ratio:.2f}x CPU | |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="A", choices=sorted(CONFIGS))
-    parser.add_argument("--models", default="ltc,cfc", help="comma-separated: ltc, cfc")
+    parser.add_argument("--models", default="ltc,cfc", help="comma-separated: ltc, cfc, ltc-dense")
     parser.add_argument("--rounds", type=int, default=15, help="timed rounds (medians)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
     parser.add_argument("--threads", type=int, default=0,
