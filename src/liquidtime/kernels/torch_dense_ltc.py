@@ -54,23 +54,6 @@ class Structure(NamedTuple):
     constant_dt: float | None
 
 
-_NATIVE = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
-"""PyTorch's own functions for Keras's (and liquidtime's) activations of these names."""
-
-
-def _native(activation: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``torch.sigmoid`` for ``keras.activations.sigmoid`` and so on (the same values,
-    without Keras's dispatch per call); other activations unchanged."""
-    import keras
-
-    from liquidtime.activations import get_activation
-
-    name = getattr(activation, "__name__", None)
-    if name in _NATIVE and activation in (keras.activations.get(name), get_activation(name)):
-        return _NATIVE[name]
-    return activation
-
-
 def dense_ltc_sequence(
     activation: Callable[[Any], Any],
     backbone_activation: Callable[[Any], Any],
@@ -113,7 +96,7 @@ def dense_ltc_sequence(
     )
     constant_dt = float(elapsed_time) if not isinstance(elapsed_time, torch.Tensor) else None
     structure = Structure(
-        _native(activation), _native(backbone_activation), len(layers),
+        torch_network.native(activation), backbone_activation, len(layers),
         dropout_masks is not None, unfolds, constant_dt,
     )
     return _DenseLTCSequence.apply(

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import keras
 import torch
 
-from liquidtime.activations import lecun_tanh
+from liquidtime.activations import get_activation, lecun_tanh
 
 _LECUN_OUTER, _LECUN_INNER = 1.7159, 0.666
 """The constants of :func:`~liquidtime.activations.lecun_tanh`, ``1.7159 tanh(0.666 x)``."""
@@ -48,6 +49,19 @@ def flush_negligible_(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.masked_fill_(tensor.abs() < negligible(tensor.dtype), 0.0)
 
 
+_NATIVE = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+"""PyTorch's own functions for Keras's (and liquidtime's) activations of these names."""
+
+
+def native(activation: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``torch.sigmoid`` for ``keras.activations.sigmoid`` and so on: the same values,
+    without Keras's dispatch at every call. Other activations are returned unchanged."""
+    name = getattr(activation, "__name__", None)
+    if name in _NATIVE and activation in (keras.activations.get(name), get_activation(name)):
+        return _NATIVE[name]
+    return activation
+
+
 def fold_lecun_scales(
     activation: Callable[[Any], Any],
     input_kernel: torch.Tensor,
@@ -60,13 +74,13 @@ def fold_lecun_scales(
     ``phi(a) = c tanh(k a)``: every map into a backbone layer is multiplied by ``k``
     and every map out of one by ``c``, so that each step runs one ``tanh`` per
     layer instead of two extra multiplications (the same values up to rounding).
-    Other activations, and a network without a backbone, are returned unchanged.
+    Other activations (and any without a backbone) come as :func:`native` gives them.
 
     Returns:
         ``(activation, input_kernel, first_bias, state_kernel, layers)``.
     """
     if activation is not lecun_tanh or not layers:
-        return activation, input_kernel, first_bias, state_kernel, list(layers)
+        return native(activation), input_kernel, first_bias, state_kernel, list(layers)
     inner, outer = _LECUN_INNER, _LECUN_OUTER
     scaled = [(outer * inner * kernel, inner * bias) for kernel, bias in layers[:-1]]
     scaled.append((outer * layers[-1][0], layers[-1][1]))
