@@ -39,7 +39,8 @@ import numpy as np
 
 from liquidtime.data._task import REGRESSION, SEQUENCE_CLASSIFICATION, Task
 from liquidtime.experiments import records
-from liquidtime.experiments.metrics import compute_metric, is_better
+from liquidtime.experiments.best_epoch import record_validation, test_line
+from liquidtime.experiments.metrics import compute_metric
 
 NCPS_MODELS: tuple[str, ...] = ("ncps-ltc", "ncps-cfc")
 """Comparison models trained with ncps.torch instead of liquidtime's layers."""
@@ -188,7 +189,6 @@ def train_ncps_run(
     Returns:
         The result record.
     """
-    from liquidtime.experiments.runner import _format_metric as format_metric
     from liquidtime.experiments.runner import epoch_order, initial_state, sample_weights
 
     torch, ncps = import_ncps()
@@ -227,17 +227,12 @@ def train_ncps_run(
     def validate(epoch: int, loss: float | None) -> None:
         nonlocal best_weights
         value = compute_metric(task.metric, _predict(torch, model, task.x_valid), task.y_valid)
-        if is_better(task.metric, value, state["best_metric"]):
-            state["best_metric"], state["best_epoch"] = value, epoch
+        improved, line = record_validation(
+            state, task.metric, epoch, config.epochs, loss, value, elapsed()
+        )
+        if improved:
             best_weights = copy.deepcopy(model.state_dict())
-        state["history"].append(
-            {"epoch": epoch, "loss": loss, "valid": value, "elapsed_s": round(elapsed(), 3)}
-        )
-        say(
-            f"  epoch {epoch:>3}/{config.epochs}  loss {format_metric(loss)}  "
-            f"valid {task.metric} {format_metric(value)}  best {format_metric(state['best_metric'])}"
-            f" (epoch {state['best_epoch']})  {elapsed():.1f}s"
-        )
+        say(line)
 
     if not resumed:
         validate(0, None)
@@ -289,9 +284,5 @@ def train_ncps_run(
     record["versions"] = {**record["versions"], "ncps": importlib.metadata.version("ncps"),
                           "torch": torch.__version__}
     records.append_record(output_dir / records.RESULTS_FILE, record)
-    say(
-        f"{config.run_name}: test {task.metric} {format_metric(test_metric)} at the best "
-        f"validation epoch {state['best_epoch']} ({task.metric} {format_metric(state['best_metric'])})"
-        f"; {wall:.1f}s"
-    )
+    say(test_line(config.run_name, task.metric, test_metric, state, wall))
     return record

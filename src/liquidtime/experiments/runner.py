@@ -58,7 +58,8 @@ from liquidtime.data import load_task
 from liquidtime.data._task import PROTOCOLS, REGRESSION, SEQUENCE_CLASSIFICATION, Task
 from liquidtime.data.registry import get_task_defaults, task_names
 from liquidtime.experiments import checkpoints, records
-from liquidtime.experiments.metrics import compute_metric, is_better
+from liquidtime.experiments.best_epoch import format_metric, record_validation, test_line
+from liquidtime.experiments.metrics import compute_metric
 from liquidtime.experiments.ncps_runner import NCPS_MODELS, train_ncps_run
 from liquidtime.models import (
     MODEL_NAMES,
@@ -492,12 +493,6 @@ def _progress_mode(progress: str) -> str:
     return progress
 
 
-def _format_metric(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4f}" if math.isfinite(value) else "nan"
-
-
 def train_run(
     config: RunConfig,
     *,
@@ -584,7 +579,7 @@ def train_run(
             if finished is not None:
                 raise RunFinishedError(
                     f"Run {config.run_name} is already finished: its record (test "
-                    f"{finished.get('metric')} {_format_metric(finished.get('test_metric'))}, "
+                    f"{finished.get('metric')} {format_metric(finished.get('test_metric'))}, "
                     f"{finished.get('epochs_run')} epochs) is in "
                     f"{str(output_dir / records.RESULTS_FILE)!r}.",
                     finished,
@@ -700,17 +695,12 @@ def _train_keras(
     def validate(epoch: int, loss: float | None) -> None:
         nonlocal best_values
         value = compute_metric(task.metric, predict(model, task.x_valid), task.y_valid)
-        if is_better(task.metric, value, state["best_metric"]):
-            state["best_metric"], state["best_epoch"] = value, epoch
+        improved, line = record_validation(
+            state, task.metric, epoch, config.epochs, loss, value, elapsed()
+        )
+        if improved:
             best_values = checkpoints.model_values(model)
-        state["history"].append(
-            {"epoch": epoch, "loss": loss, "valid": value, "elapsed_s": round(elapsed(), 3)}
-        )
-        say(
-            f"  epoch {epoch:>3}/{config.epochs}  loss {_format_metric(loss)}  "
-            f"valid {task.metric} {_format_metric(value)}  best {_format_metric(state['best_metric'])}"
-            f" (epoch {state['best_epoch']})  {elapsed():.1f}s"
-        )
+        say(line)
 
     if not resumed:
         validate(0, None)
@@ -784,11 +774,7 @@ def _train_keras(
         load_time, data_dir,
     )
     records.append_record(output_dir / records.RESULTS_FILE, record)
-    say(
-        f"{config.run_name}: test {task.metric} {_format_metric(test_metric)} at the best "
-        f"validation epoch {state['best_epoch']} ({task.metric} {_format_metric(state['best_metric'])})"
-        f"; {wall:.1f}s"
-    )
+    say(test_line(config.run_name, task.metric, test_metric, state, wall))
     return record
 
 
