@@ -191,36 +191,22 @@ def test_dense_ltc_kernel_matches_reference(
     compare(make_layer, data, dtype, dense_ltc_spy)
 
 
-def test_dense_ltc_kernel_with_backbone_dropout_masks(monkeypatch, dense_ltc_spy):
-    """The same (fixed) dropout masks in both forms give the same gradients."""
-    data = sequence_data("float32", 4, 6, 3, 5, "per_step")
-    rng = np.random.default_rng(2)
-    masks = [keras.ops.convert_to_tensor((rng.uniform(size=(4, 8)) > 0.4) / 0.6, "float32")
-             for _ in range(2)]
-
-    def make_layer(implementation):
-        layer = LTC(5, backbone_units=8, backbone_layers=2, backbone_dropout=0.4,
-                    return_sequences=True, implementation=implementation)
-        monkeypatch.setattr(layer.cell.network, "dropout_masks", lambda batch, training: masks)
-        return layer
-
-    compare(make_layer, data, "float32", dense_ltc_spy, training=True)
-
-
-def test_cfc_kernel_with_backbone_dropout_masks(monkeypatch, cfc_spy):
+@pytest.mark.parametrize("model", ["cfc", "dense_ltc"])
+def test_kernels_with_backbone_dropout_masks(monkeypatch, cfc_spy, dense_ltc_spy, model):
     """The same (fixed) dropout masks in both forms give the same gradients."""
     data = sequence_data("float32", 4, 6, 3, 5, "per_step")
     rng = np.random.default_rng(1)
     masks = [keras.ops.convert_to_tensor((rng.uniform(size=(4, 8)) > 0.4) / 0.6, "float32")
              for _ in range(2)]
+    layer_class = CfC if model == "cfc" else LTC
 
     def make_layer(implementation):
-        layer = CfC(5, backbone_units=8, backbone_layers=2, backbone_dropout=0.4,
-                    return_sequences=True, implementation=implementation)
+        layer = layer_class(5, backbone_units=8, backbone_layers=2, backbone_dropout=0.4,
+                            return_sequences=True, implementation=implementation)
         monkeypatch.setattr(layer.cell.network, "dropout_masks", lambda batch, training: masks)
         return layer
 
-    compare(make_layer, data, "float32", cfc_spy, training=True)
+    compare(make_layer, data, "float32", cfc_spy if model == "cfc" else dense_ltc_spy, training=True)
 
 
 @pytest.mark.parametrize("kernel", ["ltc", "cfc", "dense_ltc"])
